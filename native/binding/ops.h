@@ -1,0 +1,98 @@
+// Each op the addon exports: its JavaScript name, how its positional arguments map onto the kernel's
+// parameter struct (the order of the parse() calls is the order of the arguments), and which kernel runs it.
+#pragma once
+#include "../core/kernels.h"
+#include "args.h"
+
+namespace normkit {
+
+// layerNorm(rows, cols, input, weight?, bias?, eps, output, mean?, rstd?)
+struct LayerNormForwardOp {
+  static constexpr const char* kName = "layerNorm";
+  using Params = LayerNormForward;
+  static Params parse(Args& in) {
+    Params p{};
+    p.rows = in.dim("rows");
+    p.cols = in.dim("cols");
+    const size_t n = in.product(p.rows, p.cols, "rows * cols");
+    p.x = in.input("input", n);
+    p.weight = in.optional_input("weight", p.cols);
+    p.bias = in.optional_input("bias", p.cols);
+    p.eps = in.non_negative("eps");
+    p.y = in.output("output", n, "input");
+    p.mean = in.optional_output("mean", p.rows);
+    p.rstd = in.optional_output("rstd", p.rows);
+    return p;
+  }
+  static void run(const KernelTable& k, const Params& p) { k.layer_norm_forward(p); }
+};
+
+// layerNormBackward(rows, cols, gradOutput, input, mean, rstd, weight?, gradInput?, gradWeight?, gradBias?)
+struct LayerNormBackwardOp {
+  static constexpr const char* kName = "layerNormBackward";
+  using Params = LayerNormBackward;
+  static Params parse(Args& in) {
+    Params p{};
+    p.rows = in.dim("rows");
+    p.cols = in.dim("cols");
+    const size_t n = in.product(p.rows, p.cols, "rows * cols");
+    p.dy = in.input("gradOutput", n);
+    p.x = in.input("input", n);
+    p.mean = in.input("mean", p.rows);
+    p.rstd = in.input("rstd", p.rows);
+    p.weight = in.optional_input("weight", p.cols);
+    p.dx = in.optional_output("gradInput", n);
+    p.dweight = in.optional_output("gradWeight", p.cols);
+    p.dbias = in.optional_output("gradBias", p.cols);
+    return p;
+  }
+  static void run(const KernelTable& k, const Params& p) { k.layer_norm_backward(p); }
+};
+
+// rmsNorm(rows, cols, input, weight?, eps, output, rstd?)
+struct RmsNormForwardOp {
+  static constexpr const char* kName = "rmsNorm";
+  using Params = RmsNormForward;
+  static Params parse(Args& in) {
+    Params p{};
+    p.rows = in.dim("rows");
+    p.cols = in.dim("cols");
+    const size_t n = in.product(p.rows, p.cols, "rows * cols");
+    p.x = in.input("input", n);
+    p.weight = in.optional_input("weight", p.cols);
+    p.eps = in.non_negative("eps");
+    p.y = in.output("output", n, "input");
+    p.rstd = in.optional_output("rstd", p.rows);
+    return p;
+  }
+  static void run(const KernelTable& k, const Params& p) { k.rms_norm_forward(p); }
+};
+
+// rmsNormBackward(rows, cols, gradOutput, input, rstd, weight?, gradInput?, gradWeight?)
+struct RmsNormBackwardOp {
+  static constexpr const char* kName = "rmsNormBackward";
+  using Params = RmsNormBackward;
+  static Params parse(Args& in) {
+    Params p{};
+    p.rows = in.dim("rows");
+    p.cols = in.dim("cols");
+    const size_t n = in.product(p.rows, p.cols, "rows * cols");
+    p.dy = in.input("gradOutput", n);
+    p.x = in.input("input", n);
+    p.rstd = in.input("rstd", p.rows);
+    p.weight = in.optional_input("weight", p.cols);
+    p.dx = in.optional_output("gradInput", n);
+    p.dweight = in.optional_output("gradWeight", p.cols);
+    return p;
+  }
+  static void run(const KernelTable& k, const Params& p) { k.rms_norm_backward(p); }
+};
+
+// Every op, for registration (addon.cpp exports NAME and NAMEAsync for each).
+#define NORMKIT_FOR_EACH_OP(X) \
+  X(LayerNormForwardOp)        \
+  X(LayerNormBackwardOp)       \
+  X(RmsNormForwardOp)          \
+  X(RmsNormBackwardOp)
+
+}  // namespace normkit

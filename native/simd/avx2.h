@@ -1,0 +1,33 @@
+// The SIMD vocabulary for AVX2 + FMA: 8 float lanes. Same names as simd/avx512.h.
+#pragma once
+#include <cstddef>
+#include <immintrin.h>
+
+namespace normkit {
+namespace avx2 {
+
+constexpr size_t kLanes = 8;
+constexpr size_t kStreamAlign = 32;
+
+struct Vf { __m256 v; };
+
+inline Vf zero() { return {_mm256_setzero_ps()}; }
+inline Vf set1(float a) { return {_mm256_set1_ps(a)}; }
+inline Vf load(const float* p) { return {_mm256_loadu_ps(p)}; }
+inline void store(float* p, Vf a) { _mm256_storeu_ps(p, a.v); }
+inline void stream(float* p, Vf a) { _mm256_stream_ps(p, a.v); }
+inline void stream_fence() { _mm_sfence(); }
+inline Vf add(Vf a, Vf b) { return {_mm256_add_ps(a.v, b.v)}; }
+inline Vf sub(Vf a, Vf b) { return {_mm256_sub_ps(a.v, b.v)}; }
+inline Vf mul(Vf a, Vf b) { return {_mm256_mul_ps(a.v, b.v)}; }
+inline Vf muladd(Vf a, Vf b, Vf c) { return {_mm256_fmadd_ps(a.v, b.v, c.v)}; }
+inline Vf negmuladd(Vf a, Vf b, Vf c) { return {_mm256_fnmadd_ps(a.v, b.v, c.v)}; }
+inline double reduce_add(Vf a) {
+  __m256d s = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(a.v)),
+                            _mm256_cvtps_pd(_mm256_extractf128_ps(a.v, 1)));
+  __m128d t = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(t, _mm_unpackhi_pd(t, t)));
+}
+
+}  // namespace avx2
+}  // namespace normkit

@@ -1,0 +1,31 @@
+// The SIMD vocabulary for ARM NEON (AArch64): 4 float lanes. Same names as simd/avx512.h.
+#pragma once
+#include <cstddef>
+#include <arm_neon.h>
+
+namespace normkit {
+namespace neon {
+
+constexpr size_t kLanes = 4;
+constexpr size_t kStreamAlign = 16;
+
+struct Vf { float32x4_t v; };
+
+inline Vf zero() { return {vdupq_n_f32(0.0f)}; }
+inline Vf set1(float a) { return {vdupq_n_f32(a)}; }
+inline Vf load(const float* p) { return {vld1q_f32(p)}; }
+inline void store(float* p, Vf a) { vst1q_f32(p, a.v); }
+inline void stream(float* p, Vf a) { vst1q_f32(p, a.v); }  // no portable non-temporal store
+inline void stream_fence() {}
+inline Vf add(Vf a, Vf b) { return {vaddq_f32(a.v, b.v)}; }
+inline Vf sub(Vf a, Vf b) { return {vsubq_f32(a.v, b.v)}; }
+inline Vf mul(Vf a, Vf b) { return {vmulq_f32(a.v, b.v)}; }
+inline Vf muladd(Vf a, Vf b, Vf c) { return {vfmaq_f32(c.v, a.v, b.v)}; }
+inline Vf negmuladd(Vf a, Vf b, Vf c) { return {vfmsq_f32(c.v, a.v, b.v)}; }
+inline double reduce_add(Vf a) {
+  float64x2_t s = vaddq_f64(vcvt_f64_f32(vget_low_f32(a.v)), vcvt_high_f64_f32(a.v));
+  return vaddvq_f64(s);
+}
+
+}  // namespace neon
+}  // namespace normkit

@@ -1,0 +1,28 @@
+// The SIMD vocabulary for the portable baseline: one lane, plain C++. Same names as simd/avx512.h.
+// The compiler may still auto-vectorise with the baseline flags (SSE2 on x86-64), never beyond.
+#pragma once
+#include <cstddef>
+
+namespace normkit {
+namespace scalar {
+
+constexpr size_t kLanes = 1;
+constexpr size_t kStreamAlign = 4;
+
+struct Vf { float v; };
+
+inline Vf zero() { return {0.0f}; }
+inline Vf set1(float a) { return {a}; }
+inline Vf load(const float* p) { return {*p}; }
+inline void store(float* p, Vf a) { *p = a.v; }
+inline void stream(float* p, Vf a) { *p = a.v; }
+inline void stream_fence() {}
+inline Vf add(Vf a, Vf b) { return {a.v + b.v}; }
+inline Vf sub(Vf a, Vf b) { return {a.v - b.v}; }
+inline Vf mul(Vf a, Vf b) { return {a.v * b.v}; }
+inline Vf muladd(Vf a, Vf b, Vf c) { return {a.v * b.v + c.v}; }
+inline Vf negmuladd(Vf a, Vf b, Vf c) { return {c.v - a.v * b.v}; }
+inline double reduce_add(Vf a) { return a.v; }
+
+}  // namespace scalar
+}  // namespace normkit

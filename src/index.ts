@@ -1,0 +1,8 @@
+// normkit: fast, exact normalization layers for Node.js.
+export { backendInfo, setBackend, setIsa } from './backend';
+export type { BackendInfo, BackendName } from './backend';
+export { layerNorm, layerNormAsync, layerNormBackward, layerNormBackwardAsync } from './ops/layerNorm';
+export type { LayerNormBackwardOptions, LayerNormGrads, LayerNormOptions, LayerNormResult } from './ops/layerNorm';
+export { RMS_NORM_DEFAULT_EPS, rmsNorm, rmsNormAsync, rmsNormBackward, rmsNormBackwardAsync } from './ops/rmsNorm';
+export type { RmsNormBackwardOptions, RmsNormGrads, RmsNormOptions, RmsNormResult } from './ops/rmsNorm';
+export type { Shape } from './validate';

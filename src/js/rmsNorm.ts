@@ -1,0 +1,40 @@
+// RMSNorm on the TypeScript backend: the plan of native/kernels/rms_norm.inl, in double precision.
+type F32 = Float32Array;
+
+export function rmsNorm(rows: number, n: number, x: F32, w: F32 | null, eps: number, y: F32, rstd: F32 | null): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * n;
+    let q0 = 0, q1 = 0, q2 = 0, q3 = 0;
+    let j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const a = x[o + j], b = x[o + j + 1], c = x[o + j + 2], d = x[o + j + 3];
+      q0 += a * a; q1 += b * b; q2 += c * c; q3 += d * d;
+    }
+    for (; j < n; j++) q0 += x[o + j] * x[o + j];
+    const rs = 1 / Math.sqrt((q0 + q1 + q2 + q3) / n + eps);
+    if (rstd) rstd[r] = rs;
+    if (w) for (j = 0; j < n; j++) y[o + j] = x[o + j] * rs * w[j];
+    else for (j = 0; j < n; j++) y[o + j] = x[o + j] * rs;
+  }
+}
+
+// dx = rstd * g - x * rstd^3 * mean(g * x) with g = dy * w;  dw = sum dy * x * rstd.
+export function rmsNormBackward(rows: number, n: number, dy: F32, x: F32, rstd: F32, w: F32 | null,
+  dx: F32 | null, dw: F32 | null): void {
+  const dwAcc = dw ? new Float64Array(n) : null;
+  for (let r = 0; r < rows; r++) {
+    const o = r * n;
+    const rs = rstd[r];
+    let sgx = 0;
+    for (let j = 0; j < n; j++) {
+      const d = dy[o + j], xv = x[o + j];
+      sgx += (w ? d * w[j] : d) * xv;
+      if (dwAcc) dwAcc[j] += d * xv * rs;
+    }
+    if (!dx) continue;
+    const k = (rs * rs * rs * sgx) / n;
+    if (w) for (let j = 0; j < n; j++) dx[o + j] = dy[o + j] * w[j] * rs - x[o + j] * k;
+    else for (let j = 0; j < n; j++) dx[o + j] = dy[o + j] * rs - x[o + j] * k;
+  }
+  if (dw && dwAcc) dw.set(dwAcc);
+}

@@ -1,0 +1,137 @@
+// Every argument check of the public API, in one place. Each op validates once here, then calls a backend
+// that trusts its arguments (the native binding checks lengths again, defensively).
+//
+// Messages name the function, the argument and what was expected, e.g.
+//   normkit.layerNorm: 'weight' must be a Float32Array of length 768 (the normalized size), got length 512
+
+export type Shape = readonly number[];
+
+const MAX_SIZE = Number.MAX_SAFE_INTEGER; // 2^53 - 1
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (Array.isArray(value)) return 'an Array';
+  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
+  return `a ${typeof value}`;
+}
+
+function fail(fn: string, name: string, expected: string, got: string, kind: 'type' | 'range'): never {
+  const message = `normkit.${fn}: '${name}' must be ${expected}, got ${got}`;
+  throw kind === 'type' ? new TypeError(message) : new RangeError(message);
+}
+
+/** A Float32Array of any length (checked against a shape later). */
+export function anyFloat32(fn: string, name: string, value: unknown): Float32Array {
+  if (!(value instanceof Float32Array)) fail(fn, name, 'a Float32Array', describe(value), 'type');
+  return value;
+}
+
+/** A Float32Array of exactly `length` elements. `what` explains the length ("the normalized size"). */
+export function float32(fn: string, name: string, value: unknown, length: number, what: string): Float32Array {
+  if (!(value instanceof Float32Array)) fail(fn, name, 'a Float32Array', describe(value), 'type');
+  if (value.length !== length) {
+    const detached = value.buffer.byteLength === 0 && length > 0;
+    fail(fn, name, `a Float32Array of length ${length} (${what})`,
+      detached ? 'a detached (transferred) buffer' : `length ${value.length}`, 'range');
+  }
+  return value;
+}
+
+/** Like float32(), but null and undefined mean "not given". */
+export function optionalFloat32(fn: string, name: string, value: unknown, length: number, what: string): Float32Array | null {
+  if (value === null || value === undefined) return null;
+  return float32(fn, name, value, length, what);
+}
+
+/** The caller's output buffer if given (checked), else a new zeroed one. */
+export function output(fn: string, name: string, given: unknown, length: number, what: string): Float32Array {
+  if (given === undefined || given === null) return new Float32Array(length);
+  return float32(fn, name, given, length, what);
+}
+
+/** A list of dimensions: non-negative integers whose product stays below 2^53. Returns the product. */
+export function shape(fn: string, name: string, value: unknown, options: { minRank?: number } = {}): number {
+  if (!Array.isArray(value)) fail(fn, name, 'an array of dimensions', describe(value), 'type');
+  const minRank = options.minRank ?? 1;
+  if (value.length < minRank) fail(fn, name, `at least ${minRank} dimension(s)`, `[${value.join(', ')}]`, 'range');
+  let size = 1;
+  for (let i = 0; i < value.length; i++) {
+    const d: unknown = value[i];
+    if (typeof d !== 'number') fail(fn, `${name}[${i}]`, 'a number', describe(d), 'type');
+    if (!Number.isInteger(d) || d < 0) fail(fn, `${name}[${i}]`, 'a non-negative integer', String(d), 'range');
+    size *= d;
+    if (size > MAX_SIZE) fail(fn, name, 'a shape of fewer than 2^53 elements', `[${value.join(', ')}]`, 'range');
+  }
+  return size;
+}
+
+/**
+ * Splits inputShape into rows x cols where cols covers the trailing normalizedShape, as PyTorch's
+ * layer_norm(input, normalized_shape) does. normalizedShape may be a number (one trailing dim).
+ */
+export function rowsByTrailing(fn: string, inputShape: unknown, normalizedShape: unknown, inputLength: number): { rows: number; cols: number } {
+  const size = shape(fn, 'inputShape', inputShape);
+  const norm = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
+  const cols = shape(fn, 'normalizedShape', norm);
+  const ins = inputShape as number[];
+  const ns = norm as number[];
+  if (cols === 0) fail(fn, 'normalizedShape', 'dimensions of at least 1', `[${ns.join(', ')}]`, 'range');
+  const tail = ins.slice(ins.length - ns.length);
+  if (ns.length > ins.length || tail.some((d, i) => d !== ns[i]))
+    fail(fn, 'normalizedShape', `the trailing dimensions of inputShape [${ins.join(', ')}]`, `[${ns.join(', ')}]`, 'range');
+  if (size !== inputLength)
+    fail(fn, 'input', `a Float32Array of length ${size} (the product of inputShape)`, `length ${inputLength}`, 'range');
+  return { rows: size / cols, cols };
+}
+
+/** eps and the like: a finite number >= 0. */
+export function nonNegative(fn: string, name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number') fail(fn, name, 'a number', describe(value), 'type');
+  if (!(value >= 0) || !Number.isFinite(value)) fail(fn, name, 'a finite number >= 0', String(value), 'range');
+  return value;
+}
+
+/** A boolean option. */
+export function flag(fn: string, name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') fail(fn, name, 'a boolean', describe(value), 'type');
+  return value;
+}
+
+/** A tuple of booleans such as PyTorch's output_mask. */
+export function mask<N extends number>(fn: string, name: string, value: unknown, n: N, fallback: boolean[]): boolean[] {
+  if (value === undefined) return fallback;
+  if (!Array.isArray(value) || value.length !== n || value.some((v) => typeof v !== 'boolean'))
+    fail(fn, name, `an array of ${n} booleans`, Array.isArray(value) ? `[${value.join(', ')}]` : describe(value), 'type');
+  return value as boolean[];
+}
+
+/** An options object (or undefined). */
+export function options<T extends object>(fn: string, value: unknown): Partial<T> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value))
+    fail(fn, 'options', 'an object', describe(value), 'type');
+  return value as Partial<T>;
+}
+
+/**
+ * Outputs must not share memory with any other argument, except an output that is exactly the input it may
+ * replace (in place). Anything else would read values the op has already overwritten.
+ */
+export function noOverlap(fn: string, outputs: Record<string, Float32Array | null>, inputs: Record<string, Float32Array | null>, inPlace?: [string, string]): void {
+  const all = [...Object.entries(outputs), ...Object.entries(inputs)];
+  for (const [oname, o] of Object.entries(outputs)) {
+    if (!o || o.byteLength === 0) continue;
+    for (const [name, b] of all) {
+      if (!b || name === oname || b.byteLength === 0 || b.buffer !== o.buffer) continue;
+      const overlap = o.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < o.byteOffset + o.byteLength;
+      if (!overlap) continue;
+      const exact = b.byteOffset === o.byteOffset && b.byteLength === o.byteLength;
+      if (exact && inPlace && inPlace[0] === oname && inPlace[1] === name) continue;
+      const allowed = inPlace && inPlace[0] === oname ? ` (except exactly '${inPlace[1]}', in place)` : '';
+      throw new RangeError(`normkit.${fn}: '${oname}' overlaps '${name}' in memory; outputs must not share memory with other arguments${allowed}`);
+    }
+  }
+}

@@ -1,0 +1,158 @@
+// Shared by the tests: the package under test (the compiled dist/, what users get), the backends to run every
+// op on, seeded random data, and float64 reference implementations written here, independent of src/.
+import * as nk from '../dist/src/index.js';
+
+export { nk };
+
+/** Every backend/instruction set this machine can run: the TypeScript backend and each native ISA. */
+export interface Target {
+  name: string;
+  use(): void;
+}
+
+export function targets(): Target[] {
+  const info = nk.backendInfo();
+  const list: Target[] = [{ name: 'js', use: () => nk.setBackend('js') }];
+  if (info.nativeAvailable) {
+    for (const isa of info.supportedIsas) {
+      list.push({ name: `native:${isa}`, use: () => { nk.setBackend('native'); nk.setIsa(isa); } });
+    }
+  }
+  return list;
+}
+
+/** A seeded generator (mulberry32) with uniform and normal draws, so failures reproduce. */
+export function rng(seed: number) {
+  let s = seed >>> 0;
+  const uniform = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const normal = () => {
+    const u = Math.max(uniform(), 1e-12), v = uniform();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  };
+  return {
+    uniform,
+    normal,
+    /** offset + scale * N(0, 1), as float32. */
+    normals(n: number, offset = 0, scale = 1): Float32Array {
+      const a = new Float32Array(n);
+      for (let i = 0; i < n; i++) a[i] = offset + scale * normal();
+      return a;
+    },
+  };
+}
+
+/**
+ * max |a - b| / max(minScale, max |b|): the error relative to the reference's scale. For results that are
+ * differences of larger terms (a gradient that cancels to ~0), pass the terms' scale as minScale.
+ */
+export function relError(a: ArrayLike<number>, b: ArrayLike<number>, minScale = 1e-30): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let err = 0, scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= err)) err = d; // NaN counts as the largest error
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return err / Math.max(scale, minScale);
+}
+
+// ---- float64 references -------------------------------------------------------------------------------
+
+export function refLayerNorm(x: ArrayLike<number>, rows: number, cols: number, w: ArrayLike<number> | null,
+  b: ArrayLike<number> | null, eps: number) {
+  const y = new Float64Array(rows * cols), mean = new Float64Array(rows), rstd = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let s = 0;
+    for (let j = 0; j < cols; j++) s += x[r * cols + j];
+    const m = s / cols;
+    let q = 0;
+    for (let j = 0; j < cols; j++) q += (x[r * cols + j] - m) ** 2;
+    const rs = 1 / Math.sqrt(q / cols + eps);
+    mean[r] = m; rstd[r] = rs;
+    for (let j = 0; j < cols; j++)
+      y[r * cols + j] = (x[r * cols + j] - m) * rs * (w ? w[j] : 1) + (b ? b[j] : 0);
+  }
+  return { y, mean, rstd };
+}
+
+/** Analytic LayerNorm gradients in float64 (checked against finite differences in layerNorm.test.ts). */
+export function refLayerNormBackward(dy: ArrayLike<number>, x: ArrayLike<number>, rows: number, cols: number,
+  w: ArrayLike<number> | null, eps: number) {
+  const { mean, rstd } = refLayerNorm(x, rows, cols, w, null, eps);
+  const dx = new Float64Array(rows * cols), dw = new Float64Array(cols), db = new Float64Array(cols);
+  for (let r = 0; r < rows; r++) {
+    let sg = 0, sgx = 0;
+    for (let j = 0; j < cols; j++) {
+      const xh = (x[r * cols + j] - mean[r]) * rstd[r];
+      const g = dy[r * cols + j] * (w ? w[j] : 1);
+      sg += g; sgx += g * xh;
+      dw[j] += dy[r * cols + j] * xh;
+      db[j] += dy[r * cols + j];
+    }
+    for (let j = 0; j < cols; j++) {
+      const xh = (x[r * cols + j] - mean[r]) * rstd[r];
+      const g = dy[r * cols + j] * (w ? w[j] : 1);
+      dx[r * cols + j] = rstd[r] * (g - sg / cols - xh * sgx / cols);
+    }
+  }
+  return { dx, dw, db };
+}
+
+export function refRmsNorm(x: ArrayLike<number>, rows: number, cols: number, w: ArrayLike<number> | null, eps: number) {
+  const y = new Float64Array(rows * cols), rstd = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let q = 0;
+    for (let j = 0; j < cols; j++) q += x[r * cols + j] ** 2;
+    const rs = 1 / Math.sqrt(q / cols + eps);
+    rstd[r] = rs;
+    for (let j = 0; j < cols; j++) y[r * cols + j] = x[r * cols + j] * rs * (w ? w[j] : 1);
+  }
+  return { y, rstd };
+}
+
+export function refRmsNormBackward(dy: ArrayLike<number>, x: ArrayLike<number>, rows: number, cols: number,
+  w: ArrayLike<number> | null, eps: number) {
+  const { rstd } = refRmsNorm(x, rows, cols, w, eps);
+  const dx = new Float64Array(rows * cols), dw = new Float64Array(cols);
+  for (let r = 0; r < rows; r++) {
+    let sgx = 0;
+    for (let j = 0; j < cols; j++) sgx += dy[r * cols + j] * (w ? w[j] : 1) * x[r * cols + j];
+    const rs = rstd[r];
+    for (let j = 0; j < cols; j++) {
+      const g = dy[r * cols + j] * (w ? w[j] : 1);
+      dx[r * cols + j] = rs * g - x[r * cols + j] * rs ** 3 * sgx / cols;
+      dw[j] += dy[r * cols + j] * x[r * cols + j] * rs;
+    }
+  }
+  return { dx, dw };
+}
+
+/** max |v|: the scale of a gradient's terms, for relError's minScale. */
+export function maxAbs(...arrays: (ArrayLike<number> | null)[]): number {
+  let m = 0;
+  for (const a of arrays) if (a) for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
+  return m;
+}
+
+/**
+ * Central finite differences of L(p) = sum(f(p) * dy) with respect to each element of p, in float64:
+ * checks the analytic reference gradients above.
+ */
+export function numericGrad(p: Float64Array, dy: ArrayLike<number>, f: (p: Float64Array) => ArrayLike<number>, h = 1e-6): Float64Array {
+  const g = new Float64Array(p.length);
+  const loss = () => { const y = f(p); let s = 0; for (let i = 0; i < y.length; i++) s += y[i] * dy[i]; return s; };
+  for (let i = 0; i < p.length; i++) {
+    const keep = p[i];
+    p[i] = keep + h; const up = loss();
+    p[i] = keep - h; const down = loss();
+    p[i] = keep;
+    g[i] = (up - down) / (2 * h);
+  }
+  return g;
+}

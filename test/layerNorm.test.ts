@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+
+import { maxAbs, nk, numericGrad, refLayerNorm, refLayerNormBackward, relError, rng, targets } from './helpers';
+
+// [inputShape, normalizedShape]: ranks 1 to 3, sizes off the SIMD width, empty batch, size-1 rows.
+const shapes: [number[], number[]][] = [
+  [[7], [7]], [[3, 1], [1]], [[5, 3], [3]], [[4, 17], [17]], [[6, 100], [100]], [[9, 768], [768]],
+  [[2, 3, 40], [3, 40]], [[0, 16], [16]], [[2, 2, 33], [33]], [[3, 4099], [4099]],
+];
+
+describe('reference LayerNorm gradients match finite differences (float64)', () => {
+  it('dx, dw, db', () => {
+    const r = rng(1), rows = 3, cols = 5;
+    const x = Float64Array.from(r.normals(rows * cols, 0.5, 2)), w = Float64Array.from(r.normals(cols, 1, 0.3));
+    const b = Float64Array.from(r.normals(cols)), dy = Float64Array.from(r.normals(rows * cols));
+    const g = refLayerNormBackward(dy, x, rows, cols, w, 1e-5);
+    expect(relError(g.dx, numericGrad(x, dy, (p) => refLayerNorm(p, rows, cols, w, b, 1e-5).y))).toBeLessThan(1e-6);
+    expect(relError(g.dw, numericGrad(w, dy, (p) => refLayerNorm(x, rows, cols, p, b, 1e-5).y))).toBeLessThan(1e-6);
+    expect(relError(g.db, numericGrad(b, dy, (p) => refLayerNorm(x, rows, cols, w, p, 1e-5).y))).toBeLessThan(1e-6);
+  });
+});
+
+for (const t of targets()) {
+  describe(`layerNorm on ${t.name}`, () => {
+    it('matches the float64 reference within 1e-5 on ordinary inputs, with and without weight/bias', () => {
+      t.use();
+      const r = rng(2);
+      for (const [shape, norm] of shapes) {
+        const n = shape.reduce((a, b) => a * b, 1), cols = norm.reduce((a, b) => a * b, 1), rows = n / cols;
+        const x = r.normals(n, 0.3, 1.7), w = r.normals(cols, 1, 0.2), b = r.normals(cols, 0, 0.5);
+        for (const [wt, bs] of [[w, b], [null, null], [w, null], [null, b]] as const) {
+          const got = nk.layerNorm(x, shape, norm, { weight: wt, bias: bs });
+          const ref = refLayerNorm(x, rows, cols, wt, bs, 1e-5);
+          expect(got.output.length).toBe(n);
+          if (n === 0) continue;
+          expect(relError(got.output, ref.y), `${shape}`).toBeLessThan(1e-5);
+          expect(relError(got.mean, ref.mean, 1.7)).toBeLessThan(1e-6); // relative to the spread
+          expect(relError(got.rstd, ref.rstd)).toBeLessThan(1e-5);
+        }
+      }
+    });
+
+    it('stays exact on hard rows: large offsets, tiny spread, constant rows, huge magnitudes', () => {
+      t.use();
+      const r = rng(3), cols = 768;
+      const rows: [string, Float32Array][] = [
+        ['1e4 + N(0, 1e-2)', r.normals(cols, 1e4, 1e-2)],
+        ['3e5 + N(0, 1)', r.normals(cols, 3e5, 1)],
+        ['1e20 * N(0, 1)', r.normals(cols, 0, 1e20)],
+        ['constant 7.25', new Float32Array(cols).fill(7.25)],
+        ['constant -3e30', new Float32Array(cols).fill(-3e30)],
+        ['1e20 + N(0, 1e14)', r.normals(cols, 1e20, 1e14)],
+        ['[40000..40003] repeated', Float32Array.from({ length: cols }, (_, i) => 40000 + (i % 4))],
+        ['sorted ramp 0..1e6', Float32Array.from({ length: cols }, (_, i) => (i * 1e6) / cols)],
+        ['outlier first', Float32Array.from({ length: cols }, (_, i) => (i < 16 ? 1e6 : r.normal()))],
+      ];
+      const w = r.normals(cols, 1, 0.1), b = r.normals(cols, 0, 0.1);
+      for (const [name, x] of rows) {
+        const got = nk.layerNorm(x, [1, cols], [cols], { weight: w, bias: b });
+        const ref = refLayerNorm(x, 1, cols, w, b, 1e-5);
+        expect(got.output.every(Number.isFinite), name).toBe(true);
+        expect(relError(got.output, ref.y), name).toBeLessThan(2e-5);
+        expect(relError(got.mean, ref.mean), name).toBeLessThan(1e-6);
+        expect(relError(got.rstd, ref.rstd), name).toBeLessThan(1e-5);
+      }
+    });
+
+    it('NaN and Inf spoil only their own rows', () => {
+      t.use();
+      const r = rng(4), cols = 37;
+      const x = r.normals(4 * cols);
+      x[cols + 5] = NaN;
+      x[2 * cols + 9] = Infinity;
+      const { output } = nk.layerNorm(x, [4, cols], [cols]);
+      const row = (i: number) => Array.from(output.subarray(i * cols, (i + 1) * cols));
+      expect(row(0).every(Number.isFinite)).toBe(true);
+      expect(row(1).every(Number.isNaN)).toBe(true);
+      expect(row(2).some(Number.isNaN)).toBe(true);
+      expect(row(3).every(Number.isFinite)).toBe(true);
+    });
+
+    it('a normalized size of 1 gives the bias; an empty batch gives empty outputs', () => {
+      t.use();
+      const x = new Float32Array([3, -1e6, 42]), b = new Float32Array([0.5]);
+      expect(Array.from(nk.layerNorm(x, [3, 1], [1], { bias: b }).output)).toEqual([0.5, 0.5, 0.5]);
+      const empty = nk.layerNorm(new Float32Array(0), [0, 4, 8], [8]);
+      expect([empty.output.length, empty.mean.length, empty.rstd.length]).toEqual([0, 0, 0]);
+    });
+
+    it('writes into caller-provided outputs, works in place, and never modifies its inputs', () => {
+      t.use();
+      const r = rng(5), rows = 8, cols = 50;
+      const x = r.normals(rows * cols, 2, 3), w = r.normals(cols), b = r.normals(cols);
+      const [x0, w0, b0] = [x.slice(), w.slice(), b.slice()];
+      const out = { output: new Float32Array(rows * cols), mean: new Float32Array(rows), rstd: new Float32Array(rows) };
+      const got = nk.layerNorm(x, [rows, cols], [cols], { weight: w, bias: b, out });
+      expect(got.output).toBe(out.output);
+      expect(got.mean).toBe(out.mean);
+      expect(got.rstd).toBe(out.rstd);
+      expect([x, w, b]).toEqual([x0, w0, b0]);
+      const inPlace = x.slice();
+      nk.layerNorm(inPlace, [rows, cols], [cols], { weight: w, bias: b, out: { output: inPlace } });
+      expect(inPlace).toEqual(got.output);
+    });
+
+    it('backward matches the float64 reference within 1e-4, for every output mask', () => {
+      t.use();
+      const r = rng(6);
+      for (const [shape, norm] of shapes) {
+        const n = shape.reduce((a, b) => a * b, 1), cols = norm.reduce((a, b) => a * b, 1), rows = n / cols;
+        const x = r.normals(n, -0.7, 1.3), w = r.normals(cols, 1, 0.2), dy = r.normals(n);
+        const ref = refLayerNormBackward(dy, x, rows, cols, w, 1e-5);
+        const fwd = nk.layerNorm(x, shape, norm, { weight: w });
+        const g = nk.layerNormBackward(dy, x, shape, norm, { mean: fwd.mean, rstd: fwd.rstd, weight: w });
+        // dx is a difference of terms of size |dy * w * rstd|; with one column it cancels to 0 exactly.
+        if (n === 0) {
+          expect(Array.from(g.gradWeight!)).toEqual(new Array(cols).fill(0));
+          continue;
+        }
+        const terms = maxAbs(dy) * maxAbs(w) * maxAbs(fwd.rstd);
+        expect(relError(g.gradInput!, ref.dx, terms), `${shape}`).toBeLessThan(1e-4);
+        expect(relError(g.gradWeight!, ref.dw), `${shape}`).toBeLessThan(1e-4);
+        expect(relError(g.gradBias!, ref.db), `${shape}`).toBeLessThan(1e-4);
+        // Without a weight: gradients of the plain normalisation.
+        const ref1 = refLayerNormBackward(dy, x, rows, cols, null, 1e-5);
+        const g1 = nk.layerNormBackward(dy, x, shape, norm, { mean: fwd.mean, rstd: fwd.rstd, outputMask: [true, true, true] });
+        expect(relError(g1.gradInput!, ref1.dx, maxAbs(dy) * maxAbs(fwd.rstd))).toBeLessThan(1e-4);
+        expect(relError(g1.gradWeight!, ref1.dw)).toBeLessThan(1e-4);
+      }
+      const x = r.normals(60), dy = r.normals(60), w = r.normals(20);
+      const { mean, rstd } = nk.layerNorm(x, [3, 20], [20], { weight: w });
+      const full = nk.layerNormBackward(dy, x, [3, 20], [20], { mean, rstd, weight: w });
+      for (const m of [[true, false, false], [false, true, false], [false, false, true], [false, true, true], [true, true, false]] as const) {
+        const g = nk.layerNormBackward(dy, x, [3, 20], [20], { mean, rstd, weight: w, outputMask: m });
+        expect([g.gradInput !== null, g.gradWeight !== null, g.gradBias !== null]).toEqual([...m]);
+        if (g.gradInput) expect(g.gradInput).toEqual(full.gradInput);
+        if (g.gradWeight) expect(g.gradWeight).toEqual(full.gradWeight);
+        if (g.gradBias) expect(g.gradBias).toEqual(full.gradBias);
+      }
+    });
+
+    it('large tensors (streaming-store path) agree with the reference', () => {
+      t.use();
+      const r = rng(7), rows = 4100, cols = 1030; // > 16 MiB of output, rows not aligned to 64 bytes
+      const x = r.normals(rows * cols, 1, 2), w = r.normals(cols), b = r.normals(cols);
+      const got = nk.layerNorm(x, [rows, cols], [cols], { weight: w, bias: b });
+      const ref = refLayerNorm(x, rows, cols, w, b, 1e-5);
+      expect(relError(got.output, ref.y)).toBeLessThan(1e-5);
+    });
+  });
+}

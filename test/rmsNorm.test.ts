@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+
+import { maxAbs, nk, numericGrad, refRmsNorm, refRmsNormBackward, relError, rng, targets } from './helpers';
+
+const shapes: [number[], number[]][] = [
+  [[7], [7]], [[3, 1], [1]], [[5, 3], [3]], [[4, 17], [17]], [[9, 768], [768]], [[2, 3, 40], [3, 40]],
+  [[0, 16], [16]], [[3, 4099], [4099]],
+];
+
+describe('reference RMSNorm gradients match finite differences (float64)', () => {
+  it('dx, dw', () => {
+    const r = rng(11), rows = 3, cols = 6;
+    const x = Float64Array.from(r.normals(rows * cols, 0.5, 2)), w = Float64Array.from(r.normals(cols, 1, 0.3));
+    const dy = Float64Array.from(r.normals(rows * cols));
+    const g = refRmsNormBackward(dy, x, rows, cols, w, 1e-6);
+    expect(relError(g.dx, numericGrad(x, dy, (p) => refRmsNorm(p, rows, cols, w, 1e-6).y))).toBeLessThan(1e-6);
+    expect(relError(g.dw, numericGrad(w, dy, (p) => refRmsNorm(x, rows, cols, p, 1e-6).y))).toBeLessThan(1e-6);
+  });
+});
+
+for (const t of targets()) {
+  describe(`rmsNorm on ${t.name}`, () => {
+    it('matches the float64 reference within 1e-5, default eps = float32 epsilon', () => {
+      t.use();
+      expect(nk.RMS_NORM_DEFAULT_EPS).toBe(2 ** -23);
+      const r = rng(12);
+      for (const [shape, norm] of shapes) {
+        const n = shape.reduce((a, b) => a * b, 1), cols = norm.reduce((a, b) => a * b, 1), rows = n / cols;
+        const x = r.normals(n, 0.3, 1.7), w = r.normals(cols, 1, 0.2);
+        for (const wt of [w, null]) {
+          const got = nk.rmsNorm(x, shape, norm, { weight: wt });
+          if (n === 0) { expect(got.output.length).toBe(0); continue; }
+          const ref = refRmsNorm(x, rows, cols, wt, 2 ** -23);
+          expect(relError(got.output, ref.y), `${shape}`).toBeLessThan(1e-5);
+          expect(relError(got.rstd, ref.rstd)).toBeLessThan(1e-5);
+        }
+        const e = nk.rmsNorm(x, shape, norm, { eps: 0.5 });
+        if (n) expect(relError(e.output, refRmsNorm(x, rows, cols, null, 0.5).y)).toBeLessThan(1e-5);
+      }
+    });
+
+    it('stays exact on hard rows, and NaN spoils only its row', () => {
+      t.use();
+      const r = rng(13), cols = 300;
+      for (const [name, x] of [
+        ['3e5 + N(0, 1)', r.normals(cols, 3e5, 1)], ['1e20 * N(0, 1)', r.normals(cols, 0, 1e20)],
+        ['1e-20 * N(0, 1)', r.normals(cols, 0, 1e-20)], ['zeros', new Float32Array(cols)],
+        ['constant -3e30', new Float32Array(cols).fill(-3e30)],
+      ] as const) {
+        const got = nk.rmsNorm(x, [cols], [cols], { eps: 1e-6 });
+        const ref = refRmsNorm(x, 1, cols, null, 1e-6);
+        expect(got.output.every(Number.isFinite), name).toBe(true);
+        expect(relError(got.output, ref.y), name).toBeLessThan(1e-5);
+      }
+      const x = r.normals(3 * cols);
+      x[cols + 1] = NaN;
+      const { output } = nk.rmsNorm(x, [3, cols], [cols]);
+      expect(Array.from(output.subarray(0, cols)).every(Number.isFinite)).toBe(true);
+      expect(Array.from(output.subarray(cols, 2 * cols)).every(Number.isNaN)).toBe(true);
+      expect(Array.from(output.subarray(2 * cols)).every(Number.isFinite)).toBe(true);
+    });
+
+    it('caller-provided outputs, in place, inputs untouched', () => {
+      t.use();
+      const r = rng(14), x = r.normals(200), w = r.normals(50);
+      const [x0, w0] = [x.slice(), w.slice()];
+      const out = { output: new Float32Array(200), rstd: new Float32Array(4) };
+      const got = nk.rmsNorm(x, [4, 50], 50, { weight: w, out });
+      expect(got.output).toBe(out.output);
+      expect(got.rstd).toBe(out.rstd);
+      expect([x, w]).toEqual([x0, w0]);
+      const inPlace = x.slice();
+      nk.rmsNorm(inPlace, [4, 50], 50, { weight: w, out: { output: inPlace } });
+      expect(inPlace).toEqual(got.output);
+    });
+
+    it('backward matches the float64 reference within 1e-4', () => {
+      t.use();
+      const r = rng(15);
+      for (const [shape, norm] of shapes) {
+        const n = shape.reduce((a, b) => a * b, 1), cols = norm.reduce((a, b) => a * b, 1), rows = n / cols;
+        const x = r.normals(n, 0.2, 1.1), w = r.normals(cols, 1, 0.2), dy = r.normals(n);
+        for (const wt of [w, null]) {
+          const ref = refRmsNormBackward(dy, x, rows, cols, wt, 1e-6);
+          const { rstd } = nk.rmsNorm(x, shape, norm, { weight: wt, eps: 1e-6 });
+          const g = nk.rmsNormBackward(dy, x, shape, norm, { rstd, weight: wt, outputMask: [true, true] });
+          if (n === 0) { expect(Array.from(g.gradWeight!)).toEqual(new Array(cols).fill(0)); continue; }
+          const terms = maxAbs(dy) * (wt ? maxAbs(wt) : 1) * maxAbs(rstd); // dx cancels to ~0 with one column
+          expect(relError(g.gradInput!, ref.dx, terms), `${shape}`).toBeLessThan(1e-4);
+          expect(relError(g.gradWeight!, ref.dw), `${shape}`).toBeLessThan(1e-4);
+        }
+        const only = nk.rmsNormBackward(dy, x, shape, norm, { rstd: nk.rmsNorm(x, shape, norm).rstd, outputMask: [false, true] });
+        expect(only.gradInput).toBeNull();
+        expect(only.gradWeight).not.toBeNull();
+      }
+    });
+
+    it('large tensors (streaming-store path) agree with the reference', () => {
+      t.use();
+      const r = rng(16), rows = 4100, cols = 1030;
+      const x = r.normals(rows * cols, 1, 2), w = r.normals(cols);
+      const got = nk.rmsNorm(x, [rows, cols], [cols], { weight: w, eps: 1e-6 });
+      expect(relError(got.output, refRmsNorm(x, rows, cols, w, 1e-6).y)).toBeLessThan(1e-5);
+    });
+  });
+}
