@@ -1,5 +1,6 @@
 // Shared by the tests: the package under test (the compiled dist/, what users get), the backends to run every
-// op on, seeded random data, and float64 reference implementations written here, independent of src/.
+// op on, seeded random data, error measures and finite differences. The float64 reference implementations
+// live in test/ref/, one file per op family, written independently of src/.
 import * as nk from '../dist/src/index.js';
 
 export { nk };
@@ -60,77 +61,6 @@ export function relError(a: ArrayLike<number>, b: ArrayLike<number>, minScale = 
     scale = Math.max(scale, Math.abs(b[i]));
   }
   return err / Math.max(scale, minScale);
-}
-
-// ---- float64 references -------------------------------------------------------------------------------
-
-export function refLayerNorm(x: ArrayLike<number>, rows: number, cols: number, w: ArrayLike<number> | null,
-  b: ArrayLike<number> | null, eps: number) {
-  const y = new Float64Array(rows * cols), mean = new Float64Array(rows), rstd = new Float64Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let s = 0;
-    for (let j = 0; j < cols; j++) s += x[r * cols + j];
-    const m = s / cols;
-    let q = 0;
-    for (let j = 0; j < cols; j++) q += (x[r * cols + j] - m) ** 2;
-    const rs = 1 / Math.sqrt(q / cols + eps);
-    mean[r] = m; rstd[r] = rs;
-    for (let j = 0; j < cols; j++)
-      y[r * cols + j] = (x[r * cols + j] - m) * rs * (w ? w[j] : 1) + (b ? b[j] : 0);
-  }
-  return { y, mean, rstd };
-}
-
-/** Analytic LayerNorm gradients in float64 (checked against finite differences in layerNorm.test.ts). */
-export function refLayerNormBackward(dy: ArrayLike<number>, x: ArrayLike<number>, rows: number, cols: number,
-  w: ArrayLike<number> | null, eps: number) {
-  const { mean, rstd } = refLayerNorm(x, rows, cols, w, null, eps);
-  const dx = new Float64Array(rows * cols), dw = new Float64Array(cols), db = new Float64Array(cols);
-  for (let r = 0; r < rows; r++) {
-    let sg = 0, sgx = 0;
-    for (let j = 0; j < cols; j++) {
-      const xh = (x[r * cols + j] - mean[r]) * rstd[r];
-      const g = dy[r * cols + j] * (w ? w[j] : 1);
-      sg += g; sgx += g * xh;
-      dw[j] += dy[r * cols + j] * xh;
-      db[j] += dy[r * cols + j];
-    }
-    for (let j = 0; j < cols; j++) {
-      const xh = (x[r * cols + j] - mean[r]) * rstd[r];
-      const g = dy[r * cols + j] * (w ? w[j] : 1);
-      dx[r * cols + j] = rstd[r] * (g - sg / cols - xh * sgx / cols);
-    }
-  }
-  return { dx, dw, db };
-}
-
-export function refRmsNorm(x: ArrayLike<number>, rows: number, cols: number, w: ArrayLike<number> | null, eps: number) {
-  const y = new Float64Array(rows * cols), rstd = new Float64Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let q = 0;
-    for (let j = 0; j < cols; j++) q += x[r * cols + j] ** 2;
-    const rs = 1 / Math.sqrt(q / cols + eps);
-    rstd[r] = rs;
-    for (let j = 0; j < cols; j++) y[r * cols + j] = x[r * cols + j] * rs * (w ? w[j] : 1);
-  }
-  return { y, rstd };
-}
-
-export function refRmsNormBackward(dy: ArrayLike<number>, x: ArrayLike<number>, rows: number, cols: number,
-  w: ArrayLike<number> | null, eps: number) {
-  const { rstd } = refRmsNorm(x, rows, cols, w, eps);
-  const dx = new Float64Array(rows * cols), dw = new Float64Array(cols);
-  for (let r = 0; r < rows; r++) {
-    let sgx = 0;
-    for (let j = 0; j < cols; j++) sgx += dy[r * cols + j] * (w ? w[j] : 1) * x[r * cols + j];
-    const rs = rstd[r];
-    for (let j = 0; j < cols; j++) {
-      const g = dy[r * cols + j] * (w ? w[j] : 1);
-      dx[r * cols + j] = rs * g - x[r * cols + j] * rs ** 3 * sgx / cols;
-      dw[j] += dy[r * cols + j] * x[r * cols + j] * rs;
-    }
-  }
-  return { dx, dw };
 }
 
 /** max |v|: the scale of a gradient's terms, for relError's minScale. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
-import { maxAbs, nk, numericGrad, refLayerNorm, refLayerNormBackward, relError, rng, targets } from './helpers';
+import { maxAbs, nk, numericGrad, relError, rng, targets } from './helpers';
+import { refLayerNorm, refLayerNormBackward } from './ref/layerNorm';
 
 // [inputShape, normalizedShape]: ranks 1 to 3, sizes off the SIMD width, empty batch, size-1 rows.
 const shapes: [number[], number[]][] = [

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
-import { maxAbs, nk, numericGrad, refRmsNorm, refRmsNormBackward, relError, rng, targets } from './helpers';
+import { maxAbs, nk, numericGrad, relError, rng, targets } from './helpers';
+import { refRmsNorm, refRmsNormBackward } from './ref/rmsNorm';
 
 const shapes: [number[], number[]][] = [
   [[7], [7]], [[3, 1], [1]], [[5, 3], [3]], [[4, 17], [17]], [[9, 768], [768]], [[2, 3, 40], [3, 40]],
