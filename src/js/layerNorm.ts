@@ -1,35 +1,37 @@
-// LayerNorm on the TypeScript backend: the same row-by-row plan as native/kernels/layer_norm.inl, in double
-// precision (JavaScript numbers), with the loops unrolled by four and nothing allocated per row.
+// LayerNorm on the TypeScript backend: the plan of native/kernels/layer_norm.inl in double precision
+// (JavaScript numbers), with the hot loops unrolled by four and nothing allocated per row.
 type F32 = Float32Array;
 
 export interface Moments { mean: number; variance: number }
 
 /**
- * Mean and biased variance of x[o, o + n), two centred passes (the second corrects the first's mean),
- * written into `out` (reused by the caller, so that no row allocates).
+ * Mean and biased variance of x[o, o + n), written into `out` (reused by the caller, so no row allocates).
+ * One pass sums the deviations from a shift (the row's first value) and their squares, in double; if the
+ * shift was more than one standard deviation from the mean, a second pass centres on the mean just found.
+ * Centred either way, never E[x^2] - E[x]^2.
  */
 export function rowMoments(x: F32, o: number, n: number, out: Moments): void {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  let j = 0;
-  for (; j + 4 <= n; j += 4) {
-    s0 += x[o + j]; s1 += x[o + j + 1]; s2 += x[o + j + 2]; s3 += x[o + j + 3];
+  shiftedMoments(x, o, n, x[o], out);
+  const off = out.mean - x[o];
+  if (!(off * off <= out.variance) || !Number.isFinite(out.variance)) shiftedMoments(x, o, n, out.mean, out);
+  if (out.variance < 0) out.variance = 0;
+}
+
+function shiftedMoments(x: F32, o: number, n: number, s: number, out: Moments): void {
+  let c0 = 0, c1 = 0, q0 = 0, q1 = 0;
+  let j = o;
+  const end = o + n, end2 = o + (n & ~1);
+  for (; j < end2; j += 2) {
+    const d0 = x[j] - s, d1 = x[j + 1] - s;
+    c0 += d0; c1 += d1; q0 += d0 * d0; q1 += d1 * d1;
   }
-  for (; j < n; j++) s0 += x[o + j];
-  const m1 = (s0 + s1 + s2 + s3) / n;
-  let c = 0, q0 = 0, q1 = 0;
-  j = 0;
-  for (; j + 2 <= n; j += 2) {
-    const d0 = x[o + j] - m1, d1 = x[o + j + 1] - m1;
-    c += d0 + d1; q0 += d0 * d0; q1 += d1 * d1;
+  for (; j < end; j++) {
+    const d = x[j] - s;
+    c0 += d; q0 += d * d;
   }
-  for (; j < n; j++) {
-    const d = x[o + j] - m1;
-    c += d; q0 += d * d;
-  }
-  const cm = c / n;
-  const variance = (q0 + q1) / n - cm * cm;
-  out.mean = m1 + cm;
-  out.variance = variance > 0 || Number.isNaN(variance) ? variance : 0;
+  const cm = (c0 + c1) / n;
+  out.mean = s + cm;
+  out.variance = (q0 + q1) / n - cm * cm;
 }
 
 export function layerNorm(rows: number, n: number, x: F32, w: F32 | null, b: F32 | null, eps: number,
@@ -41,10 +43,20 @@ export function layerNorm(rows: number, n: number, x: F32, w: F32 | null, b: F32
     const m = mo.mean, rs = 1 / Math.sqrt(mo.variance + eps);
     if (mean) mean[r] = m;
     if (rstd) rstd[r] = rs;
-    if (w && b) for (let j = 0; j < n; j++) y[o + j] = (x[o + j] - m) * rs * w[j] + b[j];
-    else if (w) for (let j = 0; j < n; j++) y[o + j] = (x[o + j] - m) * rs * w[j];
-    else if (b) for (let j = 0; j < n; j++) y[o + j] = (x[o + j] - m) * rs + b[j];
-    else for (let j = 0; j < n; j++) y[o + j] = (x[o + j] - m) * rs;
+    // Unrolled by four; V8 hoists the loop-invariant weight/bias tests.
+    let j = 0, k = o;
+    for (; j + 4 <= n; j += 4, k += 4) {
+      let a0 = (x[k] - m) * rs, a1 = (x[k + 1] - m) * rs, a2 = (x[k + 2] - m) * rs, a3 = (x[k + 3] - m) * rs;
+      if (w) { a0 *= w[j]; a1 *= w[j + 1]; a2 *= w[j + 2]; a3 *= w[j + 3]; }
+      if (b) { a0 += b[j]; a1 += b[j + 1]; a2 += b[j + 2]; a3 += b[j + 3]; }
+      y[k] = a0; y[k + 1] = a1; y[k + 2] = a2; y[k + 3] = a3;
+    }
+    for (; j < n; j++, k++) {
+      let a = (x[k] - m) * rs;
+      if (w) a *= w[j];
+      if (b) a += b[j];
+      y[k] = a;
+    }
   }
 }
 
@@ -57,20 +69,21 @@ export function layerNormBackward(rows: number, n: number, dy: F32, x: F32, mean
   for (let r = 0; r < rows; r++) {
     const o = r * n;
     const m = mean[r], rs = rstd[r];
-    let sg = 0, sgxh = 0;
-    for (let j = 0; j < n; j++) {
-      const xh = (x[o + j] - m) * rs;
-      const d = dy[o + j];
-      const g = w ? d * w[j] : d;
-      sg += g;
-      sgxh += g * xh;
-      if (dwAcc) dwAcc[j] += d * xh;
+    let sg = 0, sgxm = 0;
+    if (dx) {
+      for (let j = 0, k = o; j < n; j++, k++) {
+        const g = w ? dy[k] * w[j] : dy[k];
+        sg += g;
+        sgxm += g * (x[k] - m);
+      }
+    }
+    const k1 = (rs * sg) / n, k2 = (rs * rs * rs * sgxm) / n;
+    for (let j = 0, k = o; j < n; j++, k++) {
+      const d = dy[k], xm = x[k] - m;
+      if (dx) dx[k] = (w ? d * w[j] : d) * rs - (xm * k2 + k1);
+      if (dwAcc) dwAcc[j] += d * xm * rs;
       if (dbAcc) dbAcc[j] += d;
     }
-    if (!dx) continue;
-    const k1 = (rs * sg) / n, k2 = (rs * rs * sgxh) / n;
-    if (w) for (let j = 0; j < n; j++) dx[o + j] = dy[o + j] * w[j] * rs - ((x[o + j] - m) * k2 + k1);
-    else for (let j = 0; j < n; j++) dx[o + j] = dy[o + j] * rs - ((x[o + j] - m) * k2 + k1);
   }
   if (dw && dwAcc) dw.set(dwAcc);
   if (db && dbAcc) db.set(dbAcc);

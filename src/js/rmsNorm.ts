@@ -13,8 +13,13 @@ export function rmsNorm(rows: number, n: number, x: F32, w: F32 | null, eps: num
     for (; j < n; j++) q0 += x[o + j] * x[o + j];
     const rs = 1 / Math.sqrt((q0 + q1 + q2 + q3) / n + eps);
     if (rstd) rstd[r] = rs;
-    if (w) for (j = 0; j < n; j++) y[o + j] = x[o + j] * rs * w[j];
-    else for (j = 0; j < n; j++) y[o + j] = x[o + j] * rs;
+    let k = o;
+    for (j = 0; j + 4 <= n; j += 4, k += 4) {
+      let a0 = x[k] * rs, a1 = x[k + 1] * rs, a2 = x[k + 2] * rs, a3 = x[k + 3] * rs;
+      if (w) { a0 *= w[j]; a1 *= w[j + 1]; a2 *= w[j + 2]; a3 *= w[j + 3]; }
+      y[k] = a0; y[k + 1] = a1; y[k + 2] = a2; y[k + 3] = a3;
+    }
+    for (; j < n; j++, k++) y[k] = w ? x[k] * rs * w[j] : x[k] * rs;
   }
 }
 
@@ -26,15 +31,13 @@ export function rmsNormBackward(rows: number, n: number, dy: F32, x: F32, rstd: 
     const o = r * n;
     const rs = rstd[r];
     let sgx = 0;
-    for (let j = 0; j < n; j++) {
-      const d = dy[o + j], xv = x[o + j];
-      sgx += (w ? d * w[j] : d) * xv;
-      if (dwAcc) dwAcc[j] += d * xv * rs;
+    if (dx) for (let j = 0, k = o; j < n; j++, k++) sgx += (w ? dy[k] * w[j] : dy[k]) * x[k];
+    const c = (rs * rs * rs * sgx) / n;
+    for (let j = 0, k = o; j < n; j++, k++) {
+      const dRstd = dy[k] * rs;
+      if (dx) dx[k] = (w ? dRstd * w[j] : dRstd) - x[k] * c;
+      if (dwAcc) dwAcc[j] += dRstd * x[k];
     }
-    if (!dx) continue;
-    const k = (rs * rs * rs * sgx) / n;
-    if (w) for (let j = 0; j < n; j++) dx[o + j] = dy[o + j] * w[j] * rs - x[o + j] * k;
-    else for (let j = 0; j < n; j++) dx[o + j] = dy[o + j] * rs - x[o + j] * k;
   }
   if (dw && dwAcc) dw.set(dwAcc);
 }
