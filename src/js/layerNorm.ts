@@ -69,21 +69,20 @@ export function layerNormBackward(rows: number, n: number, dy: F32, x: F32, mean
   for (let r = 0; r < rows; r++) {
     const o = r * n;
     const m = mean[r], rs = rstd[r];
-    let sg = 0, sgxm = 0;
-    if (dx) {
-      for (let j = 0, k = o; j < n; j++, k++) {
-        const g = w ? dy[k] * w[j] : dy[k];
-        sg += g;
-        sgxm += g * (x[k] - m);
-      }
-    }
-    const k1 = (rs * sg) / n, k2 = (rs * rs * rs * sgxm) / n;
-    for (let j = 0, k = o; j < n; j++, k++) {
-      const d = dy[k], xm = x[k] - m;
-      if (dx) dx[k] = (w ? d * w[j] : d) * rs - (xm * k2 + k1);
-      if (dwAcc) dwAcc[j] += d * xm * rs;
+    let sg = 0, sgxh = 0;
+    for (let j = 0; j < n; j++) {
+      const xh = (x[o + j] - m) * rs;
+      const d = dy[o + j];
+      const g = w ? d * w[j] : d;
+      sg += g;
+      sgxh += g * xh;
+      if (dwAcc) dwAcc[j] += d * xh;
       if (dbAcc) dbAcc[j] += d;
     }
+    if (!dx) continue;
+    const k1 = (rs * sg) / n, k2 = (rs * rs * sgxh) / n;
+    if (w) for (let j = 0; j < n; j++) dx[o + j] = dy[o + j] * w[j] * rs - ((x[o + j] - m) * k2 + k1);
+    else for (let j = 0; j < n; j++) dx[o + j] = dy[o + j] * rs - ((x[o + j] - m) * k2 + k1);
   }
   if (dw && dwAcc) dw.set(dwAcc);
   if (db && dbAcc) db.set(dbAcc);

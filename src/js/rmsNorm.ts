@@ -31,13 +31,15 @@ export function rmsNormBackward(rows: number, n: number, dy: F32, x: F32, rstd: 
     const o = r * n;
     const rs = rstd[r];
     let sgx = 0;
-    if (dx) for (let j = 0, k = o; j < n; j++, k++) sgx += (w ? dy[k] * w[j] : dy[k]) * x[k];
-    const c = (rs * rs * rs * sgx) / n;
-    for (let j = 0, k = o; j < n; j++, k++) {
-      const dRstd = dy[k] * rs;
-      if (dx) dx[k] = (w ? dRstd * w[j] : dRstd) - x[k] * c;
-      if (dwAcc) dwAcc[j] += dRstd * x[k];
+    for (let j = 0; j < n; j++) {
+      const d = dy[o + j], xv = x[o + j];
+      sgx += (w ? d * w[j] : d) * xv;
+      if (dwAcc) dwAcc[j] += d * xv * rs;
     }
+    if (!dx) continue;
+    const k = (rs * rs * rs * sgx) / n;
+    if (w) for (let j = 0; j < n; j++) dx[o + j] = dy[o + j] * w[j] * rs - x[o + j] * k;
+    else for (let j = 0; j < n; j++) dx[o + j] = dy[o + j] * rs - x[o + j] * k;
   }
   if (dw && dwAcc) dw.set(dwAcc);
 }
