@@ -94,7 +94,7 @@ void group_norm_forward_nchw(const GroupNormForward& a, size_t S) {
 
 // With xhat = (x - mean)·rstd and g = dy·w[c], over the group's M = (C/G)·S elements:
 //   dx = rstd·(g - mean(g) - xhat·mean(g·xhat)) = dy·(w[c]·rstd) - ((x - mean)·k2 + k1),
-//   k1 = rstd·Σg / M,  k2 = rstd²·Σ g·(x - mean) / M;  dw[c] = Σ_n rstd·Σ dy·(x - mean),  db[c] = Σ dy.
+//   k1 = rstd·Σg / M,  k2 = rstd³·Σ g·(x - mean) / M;  dw[c] = Σ_n rstd·Σ dy·(x - mean),  db[c] = Σ dy.
 void group_norm_backward_nchw(const GroupNormBackward& a, size_t S) {
   const size_t cg = a.channels / a.groups, len = cg * S, blocks = a.batch * a.groups;
   const double M = double(len);
@@ -115,7 +115,7 @@ void group_norm_backward_nchw(const GroupNormBackward& a, size_t S) {
       if (a.dbias) a.dbias[c] += float(s.dy);
     }
     if (!a.dx) continue;
-    const float k1 = float(rstd * sg / M), k2 = float(double(rstd) * rstd * sgxm / M);
+    const float k1 = float(rstd * sg / M), k2 = float(double(rstd) * rstd * rstd * sgxm / M);
     // The next block's x and dy are contiguous with this one's: prefetch both while dx is computed.
     const float* next = last ? x : x + len;
     const float* next_dy = last ? dy : dy + len;
@@ -372,7 +372,7 @@ void group_norm_backward_nhwc(const GroupNormBackward& a, size_t S) {
           const size_t c = c0 + i, g = c / cg - g0;
           const float rstd = stats_rstd[c / cg];
           m[i] = stats_mean[c / cg];
-          ks[i] = -float(double(rstd) * rstd * sgxm[g] / M);
+          ks[i] = -float(double(rstd) * rstd * rstd * sgxm[g] / M);
           kb[i] = -float(rstd * sg[g] / M);
           ka[i] = a.weight ? rstd * a.weight[c] : rstd;
         }

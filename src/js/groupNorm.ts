@@ -40,18 +40,19 @@ export function groupNorm(N: number, C: number, S: number, G: number, channelsLa
       const m = mo.mean, rs = 1 / Math.sqrt(mo.variance + eps);
       if (mean) mean[n * G + g] = m;
       if (rstd) rstd[n * G + g] = rs;
-      // y = x·scale + shift per channel, with scale = w·rstd and shift = b - mean·scale (exact in double).
+      // y = (x - mean)·scale + shift per channel, scale = w·rstd, shift = b. (x·scale + (b - mean·scale)
+      // would lose b next to a large mean.)
       for (let i = 0; i < cg; i++) {
         scale[i] = w ? w[c0 + i] * rs : rs;
-        shift[i] = (b ? b[c0 + i] : 0) - m * scale[i];
+        shift[i] = b ? b[c0 + i] : 0;
       }
       if (channelsLast) {
         for (let s = 0, p = n * S * C + c0; s < S; s++, p += C)
-          for (let i = 0; i < cg; i++) y[p + i] = x[p + i] * scale[i] + shift[i];
+          for (let i = 0; i < cg; i++) y[p + i] = (x[p + i] - m) * scale[i] + shift[i];
       } else {
         for (let i = 0, p = (n * C + c0) * S; i < cg; i++, p += S) {
           const a = scale[i], d = shift[i];
-          for (let s = 0; s < S; s++) y[p + s] = x[p + s] * a + d;
+          for (let s = 0; s < S; s++) y[p + s] = (x[p + s] - m) * a + d;
         }
       }
     }
