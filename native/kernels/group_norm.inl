@@ -16,6 +16,7 @@ constexpr size_t kSweepVectors = 4;                      // channel vectors per 
 constexpr size_t kSweepChannels = kSweepVectors * kLanes;
 constexpr size_t kUnitChannels = 128;                    // channels of a channels-last unit of small groups
 constexpr size_t kFlushEvery = 64;                       // positions summed in float before adding into double
+constexpr size_t kAhead = 8;                             // positions prefetched ahead in channels-last sweeps
 
 // out = (x - m) * s + b, and for backward (kGrad) out = dy * a + (x - m) * s + b; over n contiguous floats,
 // prefetching the same span of the next block's x (and dy).
@@ -142,7 +143,10 @@ void sweep_sums(const float* x, const float* dy, size_t stride, size_t S, const 
     for (size_t v = 0; v < NV; ++v) f[v] = q[v] = zero();
     for (size_t s = s0; s < s1; ++s) {
       const float* xs = x + s * stride;
+      const size_t ahead = s + kAhead < S ? kAhead * stride : 0;
       for (size_t v = 0; v < NV; ++v) {
+        prefetch_next(xs + ahead + v * kLanes);
+        if constexpr (kGrad) prefetch_next(dy + s * stride + ahead + v * kLanes);
         const Vf d = sub(load(xs + v * kLanes), vm[v]);
         Vf u = d;
         if constexpr (kGrad) u = load(dy + s * stride + v * kLanes);
@@ -243,8 +247,12 @@ void sweep_affine(const float* x, const float* dy, float* out, size_t stride, si
     if constexpr (kGrad) va[v] = load(a + v * kLanes);
   }
   for (size_t p = 0; p < S; ++p) {
-    const size_t o = p * stride;
+    const size_t o = p * stride, ahead = p + kAhead < S ? kAhead * stride : 0;
     for (size_t v = 0; v < NV; ++v) {
+      if constexpr (kGrad) {  // the forward's x is in cache from its statistics sweep; backward's dx sweep too,
+        prefetch_next(x + o + ahead + v * kLanes);  // but the unit may be larger than L2
+        prefetch_next(dy + o + ahead + v * kLanes);
+      }
       Vf r = muladd(sub(load(x + o + v * kLanes), vm[v]), vs[v], vb[v]);
       if constexpr (kGrad) r = muladd(load(dy + o + v * kLanes), va[v], r);
       store(out + o + v * kLanes, r);
