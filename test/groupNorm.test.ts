@@ -144,6 +144,19 @@ for (const t of targets()) {
       }
     });
 
+    it('empty groups (no positions) give NaN statistics and zero parameter gradients; [N, C] instance norm gives the bias', () => {
+      t.use();
+      for (const layout of layouts) {
+        const f = nk.groupNorm(new Float32Array(0), shapeIn([2, 4, 0], layout), 2, { layout });
+        expect(Array.from(f.mean).every(Number.isNaN) && f.mean.length === 4).toBe(true);
+        const g = nk.groupNormBackward(new Float32Array(0), new Float32Array(0), shapeIn([2, 4, 0], layout), 2,
+          { mean: f.mean, rstd: f.rstd, layout, outputMask: [true, true, true] });
+        expect(Array.from(g.gradWeight!)).toEqual([0, 0, 0, 0]);
+        const b = new Float32Array([0.5, -2]);
+        expect(Array.from(nk.instanceNorm(new Float32Array([3, 1e6, -4, 8]), [2, 2], { bias: b, layout }).output)).toEqual([0.5, -2, 0.5, -2]);
+      }
+    });
+
     it('writes into caller-provided outputs, works in place, never modifies its inputs; async agrees', async () => {
       t.use();
       const r = rng(16), N = 2, C = 24, S = 30, G = 6;
