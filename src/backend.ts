@@ -99,6 +99,11 @@ export function nativeAddon(): Addon | null {
   return loaded.addon;
 }
 
+/** True when the active backend is the native addon, whose binding checks lengths and overlap itself. */
+export function nativeChecksArguments(): boolean {
+  return active === 'native';
+}
+
 /** The kernels of the active backend. */
 export function activeKernels(): Kernels {
   return active === 'native' ? (loaded.addon as Addon) : jsKernels;

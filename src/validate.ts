@@ -4,6 +4,8 @@
 // Messages name the function, the argument and what was expected, e.g.
 //   normkit.layerNorm: 'weight' must be a Float32Array of length 768 (the normalized size), got length 512
 
+import { nativeChecksArguments } from './backend';
+
 export type Shape = readonly number[];
 
 const MAX_SIZE = Number.MAX_SAFE_INTEGER; // 2^53 - 1
@@ -72,14 +74,22 @@ export function shape(fn: string, name: string, value: unknown, options: { minRa
  */
 export function rowsByTrailing(fn: string, inputShape: unknown, normalizedShape: unknown, inputLength: number): { rows: number; cols: number } {
   const size = shape(fn, 'inputShape', inputShape);
-  const norm = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
-  const cols = shape(fn, 'normalizedShape', norm);
+  let cols: number;
   const ins = inputShape as number[];
-  const ns = norm as number[];
-  if (cols === 0) fail(fn, 'normalizedShape', 'dimensions of at least 1', `[${ns.join(', ')}]`, 'range');
-  const tail = ins.slice(ins.length - ns.length);
-  if (ns.length > ins.length || tail.some((d, i) => d !== ns[i]))
-    fail(fn, 'normalizedShape', `the trailing dimensions of inputShape [${ins.join(', ')}]`, `[${ns.join(', ')}]`, 'range');
+  if (typeof normalizedShape === 'number') {
+    cols = normalizedShape;
+    if (!Number.isInteger(cols) || cols < 1) fail(fn, 'normalizedShape', 'a positive integer', String(cols), 'range');
+    if (ins[ins.length - 1] !== cols)
+      fail(fn, 'normalizedShape', `the trailing dimensions of inputShape [${ins.join(', ')}]`, String(cols), 'range');
+  } else {
+    cols = shape(fn, 'normalizedShape', normalizedShape);
+    const ns = normalizedShape as number[];
+    if (cols === 0) fail(fn, 'normalizedShape', 'dimensions of at least 1', `[${ns.join(', ')}]`, 'range');
+    let matches = ns.length <= ins.length;
+    for (let i = 0; matches && i < ns.length; i++) matches = ins[ins.length - ns.length + i] === ns[i];
+    if (!matches)
+      fail(fn, 'normalizedShape', `the trailing dimensions of inputShape [${ins.join(', ')}]`, `[${ns.join(', ')}]`, 'range');
+  }
   if (size !== inputLength)
     fail(fn, 'input', `a Float32Array of length ${size} (the product of inputShape)`, `length ${inputLength}`, 'range');
   return { rows: size / cols, cols };
@@ -119,19 +129,26 @@ export function options<T extends object>(fn: string, value: unknown): Partial<T
 /**
  * Outputs must not share memory with any other argument, except an output that is exactly the input it may
  * replace (in place). Anything else would read values the op has already overwritten.
+ * `names[i]` names `arrays[i]`; the first `outputs` entries are the outputs; `inPlace` = [output, input]
+ * indices of the one allowed exact alias. (Arrays, not objects: this runs on every call.)
  */
-export function noOverlap(fn: string, outputs: Record<string, Float32Array | null>, inputs: Record<string, Float32Array | null>, inPlace?: [string, string]): void {
-  const all = [...Object.entries(outputs), ...Object.entries(inputs)];
-  for (const [oname, o] of Object.entries(outputs)) {
+export function noOverlap(fn: string, names: readonly string[], arrays: readonly (Float32Array | null)[], outputs: number, inPlace?: readonly [number, number]): void {
+  // Reading each array's .buffer costs more than every other check of a small call put together, and the
+  // native binding makes this same check (same names, same message) before any kernel runs: so here it
+  // runs only for the TypeScript backend.
+  if (nativeChecksArguments()) return;
+  for (let i = 0; i < outputs; i++) {
+    const o = arrays[i];
     if (!o || o.byteLength === 0) continue;
-    for (const [name, b] of all) {
-      if (!b || name === oname || b.byteLength === 0 || b.buffer !== o.buffer) continue;
-      const overlap = o.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < o.byteOffset + o.byteLength;
-      if (!overlap) continue;
-      const exact = b.byteOffset === o.byteOffset && b.byteLength === o.byteLength;
-      if (exact && inPlace && inPlace[0] === oname && inPlace[1] === name) continue;
-      const allowed = inPlace && inPlace[0] === oname ? ` (except exactly '${inPlace[1]}', in place)` : '';
-      throw new RangeError(`normkit.${fn}: '${oname}' overlaps '${name}' in memory; outputs must not share memory with other arguments${allowed}`);
+    const buffer = o.buffer;
+    for (let k = 0; k < arrays.length; k++) {
+      const b = arrays[k];
+      if (k === i || !b || b.byteLength === 0 || b.buffer !== buffer) continue;
+      if (!(o.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < o.byteOffset + o.byteLength)) continue;
+      const isInPlace = inPlace !== undefined && inPlace[0] === i && inPlace[1] === k;
+      if (isInPlace && b.byteOffset === o.byteOffset && b.byteLength === o.byteLength) continue;
+      const allowed = inPlace !== undefined && inPlace[0] === i ? ` (except exactly '${names[inPlace[1]]}', in place)` : '';
+      throw new RangeError(`normkit.${fn}: '${names[i]}' overlaps '${names[k]}' in memory; outputs must not share memory with other arguments${allowed}`);
     }
   }
 }

@@ -56,10 +56,11 @@ std::shared_ptr<v8::BackingStore> BackingStoreOf(napi_value typed_array) {
 template <typename Op>
 class OpWorker : public Napi::AsyncWorker {
  public:
-  OpWorker(Napi::Env env, const typename Op::Params& p, const std::vector<BufferUse>& buffers)
+  OpWorker(Napi::Env env, const typename Op::Params& p, const Args& args)
       : Napi::AsyncWorker(env, Op::kName), deferred_(Napi::Promise::Deferred::New(env)), params_(p),
         kernels_(g_kernels.load()) {
-    for (const BufferUse& b : buffers) {
+    for (size_t i = 0; i < args.buffer_count(); ++i) {
+      const BufferUse& b = args.buffers()[i];
       Pin pin;
       pin.ref = Napi::Persistent(Napi::Value(env, b.value));
       pin.store = BackingStoreOf(b.value);
@@ -96,11 +97,12 @@ class OpWorker : public Napi::AsyncWorker {
 
 template <typename Op>
 Napi::Value RunAsync(const Napi::CallbackInfo& info) {
-  Args in(info, std::string(Op::kName) + "Async");
+  static const std::string name = std::string(Op::kName) + "Async";
+  Args in(info, name.c_str());
   const typename Op::Params p = Op::parse(in);
   in.expect_end();
   in.check_no_overlap();
-  auto* worker = new OpWorker<Op>(info.Env(), p, in.buffers());
+  auto* worker = new OpWorker<Op>(info.Env(), p, in);
   Napi::Promise promise = worker->Promise();
   worker->Queue();  // the worker deletes itself when done
   return promise;

@@ -8,9 +8,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
-#include <utility>
-#include <vector>
 
 namespace normkit {
 
@@ -26,13 +25,12 @@ struct BufferUse {
 
 class Args {
  public:
-  Args(const Napi::CallbackInfo& info, std::string op) : info_(info), op_(std::move(op)) {}
+  // `op` names the function in messages; it must outlive the Args (a string literal or a static).
+  Args(const Napi::CallbackInfo& info, const char* op) : info_(info), env_(info.Env()), op_(op) {}
 
   // A count: an integer in [0, 2^53).
   size_t dim(const char* name) {
-    const Napi::Value v = next(name);
-    if (!v.IsNumber()) throw type_error(name, "a non-negative integer");
-    const double d = v.As<Napi::Number>().DoubleValue();
+    const double d = number(name, "a non-negative integer");
     if (!(d >= 0) || d != std::floor(d) || d >= 9007199254740992.0 || d > double(SIZE_MAX))
       throw range_error(name, "a non-negative integer below 2^53, got " + std::to_string(d));
     return static_cast<size_t>(d);
@@ -40,16 +38,13 @@ class Args {
 
   // a * b, refusing sizes whose bytes would not fit in memory addressing.
   size_t product(size_t a, size_t b, const char* what) {
-    if (b != 0 && a > (SIZE_MAX / sizeof(float)) / b)
-      throw Napi::RangeError::New(info_.Env(), message(what, "a size that fits in memory"));
+    if (b != 0 && a > (SIZE_MAX / sizeof(float)) / b) throw range_error(what, "a size that fits in memory");
     return a * b;
   }
 
   // eps and friends: a finite number >= 0.
   float non_negative(const char* name) {
-    const Napi::Value v = next(name);
-    if (!v.IsNumber()) throw type_error(name, "a number");
-    const double d = v.As<Napi::Number>().DoubleValue();
+    const double d = number(name, "a number");
     if (!(d >= 0) || !std::isfinite(d)) throw range_error(name, "a finite number >= 0");
     return static_cast<float>(d);
   }
@@ -77,75 +72,97 @@ class Args {
   // An output overlapping anything else would be read after being written: refuse it, except an output
   // that is exactly the input it names as `may_alias` (an in-place op the kernel supports).
   void check_no_overlap() const {
-    for (const BufferUse& o : buffers_) {
+    for (size_t i = 0; i < count_; ++i) {
+      const BufferUse& o = buffers_[i];
       if (!o.written || o.bytes == 0) continue;
-      for (const BufferUse& b : buffers_) {
-        if (&b == &o || b.bytes == 0) continue;
+      for (size_t k = 0; k < count_; ++k) {
+        const BufferUse& b = buffers_[k];
+        if (k == i || b.bytes == 0) continue;
         const char* lo = static_cast<const char*>(o.begin);
         const char* other = static_cast<const char*>(b.begin);
-        const bool overlap = lo < other + b.bytes && other < lo + o.bytes;
-        if (!overlap) continue;
-        const bool allowed = o.may_alias && std::string(o.may_alias) == b.name && o.begin == b.begin &&
+        if (!(lo < other + b.bytes && other < lo + o.bytes)) continue;
+        const bool allowed = o.may_alias && std::strcmp(o.may_alias, b.name) == 0 && o.begin == b.begin &&
                              o.bytes == b.bytes;
         if (!allowed)
           throw Napi::RangeError::New(
-              info_.Env(), "normkit." + op_ + ": '" + o.name + "' overlaps '" + b.name +
-                               "' in memory; outputs must not share memory with other arguments" +
-                               (o.may_alias ? std::string(" (except exactly '") + o.may_alias + "', in place)" : ""));
+              env_, std::string("normkit.") + op_ + ": '" + o.name + "' overlaps '" + b.name +
+                        "' in memory; outputs must not share memory with other arguments" +
+                        (o.may_alias ? std::string(" (except exactly '") + o.may_alias + "', in place)" : ""));
       }
     }
   }
 
   void expect_end() const {
     if (info_.Length() != index_)
-      throw Napi::TypeError::New(info_.Env(), "normkit." + op_ + ": expected " +
-                                                  std::to_string(index_) + " arguments, got " +
-                                                  std::to_string(info_.Length()));
+      throw Napi::TypeError::New(env_, std::string("normkit.") + op_ + ": expected " + std::to_string(index_) +
+                                           " arguments, got " + std::to_string(info_.Length()));
   }
 
-  const std::vector<BufferUse>& buffers() const { return buffers_; }
-  Napi::Env env() const { return info_.Env(); }
+  const BufferUse* buffers() const { return buffers_; }
+  size_t buffer_count() const { return count_; }
 
  private:
-  Napi::Value next(const char* name) {
+  static constexpr size_t kMaxBuffers = 16;
+
+  napi_value next(const char* name) {
     if (index_ >= info_.Length())
-      throw Napi::TypeError::New(info_.Env(), message(name, "an argument here, but the call has too few"));
+      throw Napi::TypeError::New(env_, message(name, "an argument here, but the call has too few"));
     return info_[index_++];
   }
 
+  double number(const char* name, const char* expected) {
+    double d = 0;
+    if (napi_get_value_double(env_, next(name), &d) != napi_ok) throw type_error(name, expected);
+    return d;
+  }
+
+  // Raw Node-API calls here: this runs for every array of every call, and the C++ wrappers would ask V8
+  // for the same typed-array facts several times over.
   float* array(const char* name, size_t length, bool optional, bool written, const char* may_alias) {
-    const Napi::Value v = next(name);
-    if (optional && (v.IsNull() || v.IsUndefined())) return nullptr;
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    const napi_value v = next(name);
+    if (optional) {
+      napi_valuetype t;
+      napi_typeof(env_, v, &t);
+      if (t == napi_null || t == napi_undefined) return nullptr;
+    }
+    bool is_typed_array = false;
+    napi_is_typedarray(env_, v, &is_typed_array);
+    napi_typedarray_type type;
+    size_t got = 0;
+    void* data = nullptr;
+    napi_value array_buffer;
+    if (!is_typed_array ||
+        napi_get_typedarray_info(env_, v, &type, &got, &data, &array_buffer, nullptr) != napi_ok ||
+        type != napi_float32_array)
       throw type_error(name, optional ? "a Float32Array, null or undefined" : "a Float32Array");
-    Napi::Float32Array a = v.As<Napi::Float32Array>();
-    if (a.ElementLength() != length) {
+    if (got != length) {
       bool detached = false;
-      napi_value ab;
-      if (napi_get_typedarray_info(info_.Env(), a, nullptr, nullptr, nullptr, &ab, nullptr) == napi_ok)
-        napi_is_detached_arraybuffer(info_.Env(), ab, &detached);
+      napi_is_detached_arraybuffer(env_, array_buffer, &detached);
       throw range_error(name, detached ? "a Float32Array whose buffer is not detached (transferred)"
                                        : "a Float32Array of length " + std::to_string(length) + ", got " +
-                                             std::to_string(a.ElementLength()));
+                                             std::to_string(got));
     }
-    buffers_.push_back({name, v, a.Data(), length * sizeof(float), written, may_alias});
-    return a.Data();
+    if (count_ == kMaxBuffers) throw Napi::Error::New(env_, "normkit: too many array arguments");
+    buffers_[count_++] = {name, v, data, length * sizeof(float), written, may_alias};
+    return static_cast<float*>(data);
   }
 
   std::string message(const char* name, const std::string& expected) const {
-    return "normkit." + op_ + ": '" + name + "' must be " + expected;
+    return std::string("normkit.") + op_ + ": '" + name + "' must be " + expected;
   }
   Napi::Error type_error(const char* name, const std::string& expected) const {
-    return Napi::TypeError::New(info_.Env(), message(name, expected));
+    return Napi::TypeError::New(env_, message(name, expected));
   }
   Napi::Error range_error(const char* name, const std::string& expected) const {
-    return Napi::RangeError::New(info_.Env(), message(name, expected));
+    return Napi::RangeError::New(env_, message(name, expected));
   }
 
   const Napi::CallbackInfo& info_;
-  std::string op_;
+  napi_env env_;
+  const char* op_;
   size_t index_ = 0;
-  std::vector<BufferUse> buffers_;
+  BufferUse buffers_[kMaxBuffers];
+  size_t count_ = 0;
 };
 
 }  // namespace normkit

@@ -1,5 +1,7 @@
 // Each op the addon exports: its JavaScript name, how its positional arguments map onto the kernel's
 // parameter struct (the order of the parse() calls is the order of the arguments), and which kernel runs it.
+// Arguments are named as in the public TypeScript API ('out.output', 'options.mean'), so that an error
+// reads the same whichever layer raises it.
 #pragma once
 #include "../core/kernels.h"
 #include "args.h"
@@ -19,9 +21,9 @@ struct LayerNormForwardOp {
     p.weight = in.optional_input("weight", p.cols);
     p.bias = in.optional_input("bias", p.cols);
     p.eps = in.non_negative("eps");
-    p.y = in.output("output", n, "input");
-    p.mean = in.optional_output("mean", p.rows);
-    p.rstd = in.optional_output("rstd", p.rows);
+    p.y = in.output("out.output", n, "input");
+    p.mean = in.optional_output("out.mean", p.rows);
+    p.rstd = in.optional_output("out.rstd", p.rows);
     return p;
   }
   static void run(const KernelTable& k, const Params& p) { k.layer_norm_forward(p); }
@@ -38,12 +40,12 @@ struct LayerNormBackwardOp {
     const size_t n = in.product(p.rows, p.cols, "rows * cols");
     p.dy = in.input("gradOutput", n);
     p.x = in.input("input", n);
-    p.mean = in.input("mean", p.rows);
-    p.rstd = in.input("rstd", p.rows);
-    p.weight = in.optional_input("weight", p.cols);
-    p.dx = in.optional_output("gradInput", n);
-    p.dweight = in.optional_output("gradWeight", p.cols);
-    p.dbias = in.optional_output("gradBias", p.cols);
+    p.mean = in.input("options.mean", p.rows);
+    p.rstd = in.input("options.rstd", p.rows);
+    p.weight = in.optional_input("options.weight", p.cols);
+    p.dx = in.optional_output("out.gradInput", n);
+    p.dweight = in.optional_output("out.gradWeight", p.cols);
+    p.dbias = in.optional_output("out.gradBias", p.cols);
     return p;
   }
   static void run(const KernelTable& k, const Params& p) { k.layer_norm_backward(p); }
@@ -61,8 +63,8 @@ struct RmsNormForwardOp {
     p.x = in.input("input", n);
     p.weight = in.optional_input("weight", p.cols);
     p.eps = in.non_negative("eps");
-    p.y = in.output("output", n, "input");
-    p.rstd = in.optional_output("rstd", p.rows);
+    p.y = in.output("out.output", n, "input");
+    p.rstd = in.optional_output("out.rstd", p.rows);
     return p;
   }
   static void run(const KernelTable& k, const Params& p) { k.rms_norm_forward(p); }
@@ -79,10 +81,10 @@ struct RmsNormBackwardOp {
     const size_t n = in.product(p.rows, p.cols, "rows * cols");
     p.dy = in.input("gradOutput", n);
     p.x = in.input("input", n);
-    p.rstd = in.input("rstd", p.rows);
-    p.weight = in.optional_input("weight", p.cols);
-    p.dx = in.optional_output("gradInput", n);
-    p.dweight = in.optional_output("gradWeight", p.cols);
+    p.rstd = in.input("options.rstd", p.rows);
+    p.weight = in.optional_input("options.weight", p.cols);
+    p.dx = in.optional_output("out.gradInput", n);
+    p.dweight = in.optional_output("out.gradWeight", p.cols);
     return p;
   }
   static void run(const KernelTable& k, const Params& p) { k.rms_norm_backward(p); }

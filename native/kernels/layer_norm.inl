@@ -1,121 +1,160 @@
 // LayerNorm forward and backward over rows of `cols` contiguous floats.
-// Included inside an ISA namespace (see isa/implementation.inl): Vf, load, add, ... come from simd/<isa>.h,
-// moments(), split(), with_flags() and prefetch_next() from rows.inl.
+// Included inside an ISA namespace (see isa/implementation.inl): Vf, load, add, ... come from simd/<isa>.h;
+// moments(), split(), with_flags(), for_row_blocks(), prefetch_next() and streaming_plan() from rows.inl.
 //
-// A row (3 KiB at 768 floats, 256 KiB at 65536) stays in L1/L2 between its passes, so each row costs one
-// trip to memory however many passes read it; while the last passes compute from cache, the next row is
-// prefetched, so memory and arithmetic overlap.
+// Plan: a block of rows (4 rows of up to a few thousand floats, else 1 row) is read from memory once for its
+// statistics, then finished from cache in one sweep over the columns that loads each per-column value
+// (weight, bias, dweight, dbias) once for the whole block. While it sweeps, the next block is prefetched.
 
 void layer_norm_forward(const LayerNormForward& a) {
   const size_t n = a.cols;
-  const bool streaming = use_streaming_stores(a.rows * n * sizeof(float));
+  const StreamPlan plan = streaming_plan(a.y, a.rows, n, 2);
   with_flags([&](auto has_w, auto has_b, auto stream_y) {
-    for (size_t r = 0; r < a.rows; ++r) {
-      const float* x = a.x + r * n;
-      const float* next = r + 1 < a.rows ? x + n : x;
-      float* y = a.y + r * n;
-      const Moments m = moments(x, n);
-      const float rstd = float(1.0 / std::sqrt(m.var + double(a.eps)));
-      if (a.mean) a.mean[r] = float(m.mean);
-      if (a.rstd) a.rstd[r] = rstd;
-
-      // y = (x - mean) * rstd * w + b, with x - mean taken as (x - mean.hi) - mean.lo (see split()).
-      const SplitFloat mean = split(m.mean);
-      const float lo_rstd = -mean.lo * rstd;
-      auto one = [&](size_t j) {
-        float v = (x[j] - mean.hi) * rstd + lo_rstd;
+    for_row_blocks(a.rows, false, [&](size_t r0, auto block) {
+      constexpr size_t R = decltype(block)::value;
+      const float* x[R];
+      float* y[R];
+      float hi[R], rstd[R], lo_rstd[R];  // y = ((x - hi) * rstd + lo_rstd) * w + b, lo_rstd = -lo * rstd
+      for (size_t i = 0; i < R; ++i) {
+        x[i] = a.x + (r0 + i) * n;
+        y[i] = a.y + (r0 + i) * n;
+        const Moments m = moments(x[i], n);
+        rstd[i] = float(1.0 / std::sqrt(m.var + double(a.eps)));
+        if (a.mean) a.mean[r0 + i] = float(m.mean);
+        if (a.rstd) a.rstd[r0 + i] = rstd[i];
+        const SplitFloat mean = split(m.mean);  // x - mean stays exact for large means: see split()
+        hi[i] = mean.hi;
+        lo_rstd[i] = -mean.lo * rstd[i];
+      }
+      const float* next = r0 + R < a.rows ? a.x + (r0 + R) * n : a.x;
+      auto one = [&](size_t i, size_t j) {
+        float v = (x[i][j] - hi[i]) * rstd[i] + lo_rstd[i];
         if constexpr (has_w.value) v *= a.weight[j];
         if constexpr (has_b.value) v += a.bias[j];
-        y[j] = v;
+        y[i][j] = v;
       };
-      const Vf vhi = set1(mean.hi), vrstd = set1(rstd), vlo_rstd = set1(lo_rstd);
+      Vf vhi[R], vrstd[R], vlo[R];
+      for (size_t i = 0; i < R; ++i) vhi[i] = set1(hi[i]), vrstd[i] = set1(rstd[i]), vlo[i] = set1(lo_rstd[i]);
       size_t j = 0;
       if constexpr (stream_y.value)
-        for (; j < n && !stream_aligned(y + j); ++j) one(j);
+        for (; j < plan.peel; ++j)
+          for (size_t i = 0; i < R; ++i) one(i, j);
       for (; j + kLanes <= n; j += kLanes) {
-        prefetch_next(next + j);
-        Vf v = muladd(sub(load(x + j), vhi), vrstd, vlo_rstd);
-        if constexpr (has_w.value && has_b.value)
-          v = muladd(v, load(a.weight + j), load(a.bias + j));
-        else if constexpr (has_w.value)
-          v = mul(v, load(a.weight + j));
-        else if constexpr (has_b.value)
-          v = add(v, load(a.bias + j));
-        if constexpr (stream_y.value)
-          stream(y + j, v);
-        else
-          store(y + j, v);
+        Vf w = zero(), b = zero();
+        if constexpr (has_w.value) w = load(a.weight + j);
+        if constexpr (has_b.value) b = load(a.bias + j);
+        for (size_t i = 0; i < R; ++i) {
+          prefetch_next(next + i * n + j);
+          Vf v = muladd(sub(load(x[i] + j), vhi[i]), vrstd[i], vlo[i]);
+          if constexpr (has_w.value && has_b.value)
+            v = muladd(v, w, b);
+          else if constexpr (has_w.value)
+            v = mul(v, w);
+          else if constexpr (has_b.value)
+            v = add(v, b);
+          if constexpr (stream_y.value)
+            stream(y[i] + j, v);
+          else
+            store(y[i] + j, v);
+        }
       }
-      for (; j < n; ++j) one(j);
-    }
-  }, a.weight != nullptr, a.bias != nullptr, streaming);
-  if (streaming) stream_fence();
+      for (; j < n; ++j)
+        for (size_t i = 0; i < R; ++i) one(i, j);
+    });
+  }, a.weight != nullptr, a.bias != nullptr, plan.streaming);
+  if (plan.streaming) stream_fence();
 }
 
-// With xhat = (x - mean) * rstd and g = dy * w:
-//   dx = rstd * (g - mean(g) - xhat * mean(g * xhat)),  dw = sum over rows of dy * xhat,  db = sum of dy.
-// Pass 1 over a row gathers the two means and adds the row into dw/db; pass 2 (row in cache) writes dx.
+// With xm = x - mean, xhat = xm * rstd and g = dy * w:
+//   dx = rstd * g - (xm * k2 + k1),  k1 = rstd * mean(g),  k2 = rstd^3 * mean(g * xm)
+//   dw = sum over rows of dy * xhat,  db = sum over rows of dy.
+// Pass 1 (each row of the block) gathers the two means; pass 2 sweeps the block's columns once, writing dx
+// and adding the block into dw/db, which are loaded and stored once per block. Without dx, pass 1 is skipped.
 void layer_norm_backward(const LayerNormBackward& a) {
   const size_t n = a.cols;
   for (size_t j = 0; j < n; ++j) {
     if (a.dweight) a.dweight[j] = 0.0f;
     if (a.dbias) a.dbias[j] = 0.0f;
   }
-  with_flags([&](auto has_w, auto want_dw, auto want_db) {
+  const StreamPlan plan = a.dx ? streaming_plan(a.dx, a.rows, n, 3) : StreamPlan{false, 0};
+  with_flags([&](auto has_w, auto want_dx, auto want_dw, auto want_db, auto stream_dx) {
     const float* w = a.weight;
-    float* dw = a.dweight;
-    float* db = a.dbias;
-    for (size_t r = 0; r < a.rows; ++r) {
-      const float* x = a.x + r * n;
-      const float* dy = a.dy + r * n;
-      const bool last = r + 1 == a.rows;
-      const float* next_x = last ? x : x + n;
-      const float* next_dy = last ? dy : dy + n;
-      const float mean = a.mean[r], rstd = a.rstd[r];
-      const Vf vmean = set1(mean), vrstd = set1(rstd);
+    for_row_blocks(a.rows, use_row_blocks(n, 3), [&](size_t r0, auto block) {
+      constexpr size_t R = decltype(block)::value;
+      const float *x[R], *dy[R];
+      float* dx[R];
+      float mean[R], rstd[R], k1[R] = {}, k2[R] = {};
+      for (size_t i = 0; i < R; ++i) {
+        x[i] = a.x + (r0 + i) * n;
+        dy[i] = a.dy + (r0 + i) * n;
+        dx[i] = want_dx.value ? a.dx + (r0 + i) * n : nullptr;
+        mean[i] = a.mean[r0 + i];
+        rstd[i] = a.rstd[r0 + i];
+        if constexpr (!want_dx.value) continue;
+        const Vf vmean = set1(mean[i]);
+        Vf sum_g = zero(), sum_gxm = zero();
+        size_t j = 0;
+        for (; j + kLanes <= n; j += kLanes) {
+          Vf g = load(dy[i] + j);
+          if constexpr (has_w.value) g = mul(g, load(w + j));
+          sum_g = add(sum_g, g);
+          sum_gxm = muladd(g, sub(load(x[i] + j), vmean), sum_gxm);
+        }
+        double sg = reduce_add(sum_g), sgxm = reduce_add(sum_gxm);
+        for (; j < n; ++j) {
+          const float g = has_w.value ? dy[i][j] * w[j] : dy[i][j];
+          sg += g;
+          sgxm += double(g) * (x[i][j] - mean[i]);
+        }
+        k1[i] = float(rstd[i] * sg / double(n));
+        const double r64 = rstd[i];
+        k2[i] = float(r64 * r64 * r64 * sgxm / double(n));
+      }
 
-      Vf sum_g = zero(), sum_gxh = zero();
+      const bool last = r0 + R >= a.rows;
+      const float* next_x = last ? a.x : a.x + (r0 + R) * n;
+      const float* next_dy = last ? a.dy : a.dy + (r0 + R) * n;
+      Vf vmean[R], vrstd[R], vk1[R], vk2[R];
+      for (size_t i = 0; i < R; ++i)
+        vmean[i] = set1(mean[i]), vrstd[i] = set1(rstd[i]), vk1[i] = set1(k1[i]), vk2[i] = set1(k2[i]);
+      auto one = [&](size_t j) {
+        for (size_t i = 0; i < R; ++i) {
+          const float xm = x[i][j] - mean[i], d_rstd = dy[i][j] * rstd[i];
+          if constexpr (want_dw.value) a.dweight[j] += d_rstd * xm;
+          if constexpr (want_db.value) a.dbias[j] += dy[i][j];
+          if constexpr (want_dx.value) dx[i][j] = (has_w.value ? d_rstd * w[j] : d_rstd) - (xm * k2[i] + k1[i]);
+        }
+      };
       size_t j = 0;
+      if constexpr (stream_dx.value)
+        for (; j < plan.peel; ++j) one(j);
       for (; j + kLanes <= n; j += kLanes) {
-        const Vf xh = mul(sub(load(x + j), vmean), vrstd);
-        const Vf d = load(dy + j);
-        Vf g = d;
-        if constexpr (has_w.value) g = mul(d, load(w + j));
-        sum_g = add(sum_g, g);
-        sum_gxh = muladd(g, xh, sum_gxh);
-        if constexpr (want_dw.value) store(dw + j, muladd(d, xh, load(dw + j)));
-        if constexpr (want_db.value) store(db + j, add(load(db + j), d));
+        Vf vw = zero(), dw = zero(), db = zero();
+        if constexpr (has_w.value) vw = load(w + j);
+        if constexpr (want_dw.value) dw = load(a.dweight + j);
+        if constexpr (want_db.value) db = load(a.dbias + j);
+        for (size_t i = 0; i < R; ++i) {
+          prefetch_next(next_x + i * n + j);
+          prefetch_next(next_dy + i * n + j);
+          const Vf xm = sub(load(x[i] + j), vmean[i]);
+          const Vf d = load(dy[i] + j);
+          const Vf d_rstd = mul(d, vrstd[i]);
+          if constexpr (want_dw.value) dw = muladd(d_rstd, xm, dw);
+          if constexpr (want_db.value) db = add(db, d);
+          if constexpr (want_dx.value) {
+            const Vf g_rstd = has_w.value ? mul(d_rstd, vw) : d_rstd;
+            const Vf v = sub(g_rstd, muladd(xm, vk2[i], vk1[i]));
+            if constexpr (stream_dx.value)
+              stream(dx[i] + j, v);
+            else
+              store(dx[i] + j, v);
+          }
+        }
+        if constexpr (want_dw.value) store(a.dweight + j, dw);
+        if constexpr (want_db.value) store(a.dbias + j, db);
       }
-      double sg = reduce_add(sum_g), sgxh = reduce_add(sum_gxh);
-      for (; j < n; ++j) {
-        const float xh = (x[j] - mean) * rstd;
-        float g = dy[j];
-        if constexpr (has_w.value) g *= w[j];
-        sg += g;
-        sgxh += double(g) * xh;
-        if constexpr (want_dw.value) dw[j] += dy[j] * xh;
-        if constexpr (want_db.value) db[j] += dy[j];
-      }
-      if (!a.dx) continue;
-
-      // dx = g * rstd - ((x - mean) * k2 + k1)
-      const float k1 = float(rstd * sg / double(n));
-      const float k2 = float(double(rstd) * rstd * sgxh / double(n));
-      const Vf vk1 = set1(k1), vk2 = set1(k2);
-      float* dx = a.dx + r * n;
-      j = 0;
-      for (; j + kLanes <= n; j += kLanes) {
-        prefetch_next(next_x + j);
-        prefetch_next(next_dy + j);
-        Vf g = load(dy + j);
-        if constexpr (has_w.value) g = mul(g, load(w + j));
-        store(dx + j, sub(mul(g, vrstd), muladd(sub(load(x + j), vmean), vk2, vk1)));
-      }
-      for (; j < n; ++j) {
-        float g = dy[j];
-        if constexpr (has_w.value) g *= w[j];
-        dx[j] = g * rstd - ((x[j] - mean) * k2 + k1);
-      }
-    }
-  }, a.weight != nullptr, a.dweight != nullptr, a.dbias != nullptr);
+      for (; j < n; ++j) one(j);
+    });
+  }, a.weight != nullptr, a.dx != nullptr, a.dweight != nullptr, a.dbias != nullptr, plan.streaming);
+  if (plan.streaming) stream_fence();
 }

@@ -1,96 +1,125 @@
 // RMSNorm forward and backward over rows of `cols` contiguous floats.
-// Included inside an ISA namespace (see isa/implementation.inl): Vf, load, add, ... come from simd/<isa>.h,
-// mean_square(), with_flags() and prefetch_next() from rows.inl. Same row-at-a-time plan as layer_norm.inl.
+// Included inside an ISA namespace (see isa/implementation.inl); the same block-of-rows plan as
+// layer_norm.inl: statistics per row from memory, then one sweep over the block's columns from cache.
 
 void rms_norm_forward(const RmsNormForward& a) {
   const size_t n = a.cols;
-  const bool streaming = use_streaming_stores(a.rows * n * sizeof(float));
+  const StreamPlan plan = streaming_plan(a.y, a.rows, n, 2);
   with_flags([&](auto has_w, auto stream_y) {
-    for (size_t r = 0; r < a.rows; ++r) {
-      const float* x = a.x + r * n;
-      const float* next = r + 1 < a.rows ? x + n : x;
-      float* y = a.y + r * n;
-      const float rstd = float(1.0 / std::sqrt(mean_square(x, n) + double(a.eps)));
-      if (a.rstd) a.rstd[r] = rstd;
-
-      auto one = [&](size_t j) {
-        float v = x[j] * rstd;
+    for_row_blocks(a.rows, false, [&](size_t r0, auto block) {
+      constexpr size_t R = decltype(block)::value;
+      const float* x[R];
+      float* y[R];
+      float rstd[R];
+      Vf vrstd[R];
+      for (size_t i = 0; i < R; ++i) {
+        x[i] = a.x + (r0 + i) * n;
+        y[i] = a.y + (r0 + i) * n;
+        rstd[i] = float(1.0 / std::sqrt(mean_square(x[i], n) + double(a.eps)));
+        if (a.rstd) a.rstd[r0 + i] = rstd[i];
+        vrstd[i] = set1(rstd[i]);
+      }
+      const float* next = r0 + R < a.rows ? a.x + (r0 + R) * n : a.x;
+      auto one = [&](size_t i, size_t j) {
+        float v = x[i][j] * rstd[i];
         if constexpr (has_w.value) v *= a.weight[j];
-        y[j] = v;
+        y[i][j] = v;
       };
-      const Vf vrstd = set1(rstd);
       size_t j = 0;
       if constexpr (stream_y.value)
-        for (; j < n && !stream_aligned(y + j); ++j) one(j);
+        for (; j < plan.peel; ++j)
+          for (size_t i = 0; i < R; ++i) one(i, j);
       for (; j + kLanes <= n; j += kLanes) {
-        prefetch_next(next + j);
-        Vf v = mul(load(x + j), vrstd);
-        if constexpr (has_w.value) v = mul(v, load(a.weight + j));
-        if constexpr (stream_y.value)
-          stream(y + j, v);
-        else
-          store(y + j, v);
+        Vf w = zero();
+        if constexpr (has_w.value) w = load(a.weight + j);
+        for (size_t i = 0; i < R; ++i) {
+          prefetch_next(next + i * n + j);
+          Vf v = mul(load(x[i] + j), vrstd[i]);
+          if constexpr (has_w.value) v = mul(v, w);
+          if constexpr (stream_y.value)
+            stream(y[i] + j, v);
+          else
+            store(y[i] + j, v);
+        }
       }
-      for (; j < n; ++j) one(j);
-    }
-  }, a.weight != nullptr, streaming);
-  if (streaming) stream_fence();
+      for (; j < n; ++j)
+        for (size_t i = 0; i < R; ++i) one(i, j);
+    });
+  }, a.weight != nullptr, plan.streaming);
+  if (plan.streaming) stream_fence();
 }
 
-// With g = dy * w:  dx = rstd * g - x * rstd^3 * mean(g * x),  dw = sum over rows of dy * x * rstd.
-// Pass 1 over a row gathers mean(g * x) and adds the row into dw; pass 2 (row in cache) writes dx.
+// With g = dy * w:  dx = rstd * g - x * k,  k = rstd^3 * mean(g * x);  dw = sum over rows of dy * x * rstd.
+// Pass 1 (each row of the block) gathers mean(g * x); pass 2 sweeps the block's columns once, writing dx and
+// adding the block into dw. Without dx, pass 1 is skipped.
 void rms_norm_backward(const RmsNormBackward& a) {
   const size_t n = a.cols;
   if (a.dweight)
     for (size_t j = 0; j < n; ++j) a.dweight[j] = 0.0f;
-  with_flags([&](auto has_w, auto want_dw) {
+  const StreamPlan plan = a.dx ? streaming_plan(a.dx, a.rows, n, 3) : StreamPlan{false, 0};
+  with_flags([&](auto has_w, auto want_dx, auto want_dw, auto stream_dx) {
     const float* w = a.weight;
-    float* dw = a.dweight;
-    for (size_t r = 0; r < a.rows; ++r) {
-      const float* x = a.x + r * n;
-      const float* dy = a.dy + r * n;
-      const bool last = r + 1 == a.rows;
-      const float* next_x = last ? x : x + n;
-      const float* next_dy = last ? dy : dy + n;
-      const float rstd = a.rstd[r];
-      const Vf vrstd = set1(rstd);
+    for_row_blocks(a.rows, use_row_blocks(n, 3), [&](size_t r0, auto block) {
+      constexpr size_t R = decltype(block)::value;
+      const float *x[R], *dy[R];
+      float* dx[R];
+      float rstd[R], k[R] = {};
+      for (size_t i = 0; i < R; ++i) {
+        x[i] = a.x + (r0 + i) * n;
+        dy[i] = a.dy + (r0 + i) * n;
+        dx[i] = want_dx.value ? a.dx + (r0 + i) * n : nullptr;
+        rstd[i] = a.rstd[r0 + i];
+        if constexpr (!want_dx.value) continue;
+        Vf sum_gx = zero();
+        size_t j = 0;
+        for (; j + kLanes <= n; j += kLanes) {
+          Vf g = load(dy[i] + j);
+          if constexpr (has_w.value) g = mul(g, load(w + j));
+          sum_gx = muladd(g, load(x[i] + j), sum_gx);
+        }
+        double sgx = reduce_add(sum_gx);
+        for (; j < n; ++j) sgx += double(has_w.value ? dy[i][j] * w[j] : dy[i][j]) * x[i][j];
+        const double r64 = rstd[i];
+        k[i] = float(r64 * r64 * r64 * sgx / double(n));
+      }
 
-      Vf sum_gx = zero();
+      const bool last = r0 + R >= a.rows;
+      const float* next_x = last ? a.x : a.x + (r0 + R) * n;
+      const float* next_dy = last ? a.dy : a.dy + (r0 + R) * n;
+      Vf vrstd[R], vk[R];
+      for (size_t i = 0; i < R; ++i) vrstd[i] = set1(rstd[i]), vk[i] = set1(k[i]);
+      auto one = [&](size_t j) {
+        for (size_t i = 0; i < R; ++i) {
+          const float d_rstd = dy[i][j] * rstd[i];
+          if constexpr (want_dw.value) a.dweight[j] += d_rstd * x[i][j];
+          if constexpr (want_dx.value) dx[i][j] = (has_w.value ? d_rstd * w[j] : d_rstd) - x[i][j] * k[i];
+        }
+      };
       size_t j = 0;
+      if constexpr (stream_dx.value)
+        for (; j < plan.peel; ++j) one(j);
       for (; j + kLanes <= n; j += kLanes) {
-        const Vf xv = load(x + j), d = load(dy + j);
-        Vf g = d;
-        if constexpr (has_w.value) g = mul(d, load(w + j));
-        sum_gx = muladd(g, xv, sum_gx);
-        if constexpr (want_dw.value) store(dw + j, muladd(mul(d, xv), vrstd, load(dw + j)));
+        Vf vw = zero(), dw = zero();
+        if constexpr (has_w.value) vw = load(w + j);
+        if constexpr (want_dw.value) dw = load(a.dweight + j);
+        for (size_t i = 0; i < R; ++i) {
+          prefetch_next(next_x + i * n + j);
+          prefetch_next(next_dy + i * n + j);
+          const Vf xv = load(x[i] + j);
+          const Vf d_rstd = mul(load(dy[i] + j), vrstd[i]);
+          if constexpr (want_dw.value) dw = muladd(d_rstd, xv, dw);
+          if constexpr (want_dx.value) {
+            const Vf v = negmuladd(xv, vk[i], has_w.value ? mul(d_rstd, vw) : d_rstd);
+            if constexpr (stream_dx.value)
+              stream(dx[i] + j, v);
+            else
+              store(dx[i] + j, v);
+          }
+        }
+        if constexpr (want_dw.value) store(a.dweight + j, dw);
       }
-      double sgx = reduce_add(sum_gx);
-      for (; j < n; ++j) {
-        float g = dy[j];
-        if constexpr (has_w.value) g *= w[j];
-        sgx += double(g) * x[j];
-        if constexpr (want_dw.value) dw[j] += dy[j] * x[j] * rstd;
-      }
-      if (!a.dx) continue;
-
-      const double r64 = rstd;
-      const float k = float(r64 * r64 * r64 * sgx / double(n));
-      const Vf vk = set1(k);
-      float* dx = a.dx + r * n;
-      j = 0;
-      for (; j + kLanes <= n; j += kLanes) {
-        prefetch_next(next_x + j);
-        prefetch_next(next_dy + j);
-        const Vf xv = load(x + j);
-        Vf g = load(dy + j);
-        if constexpr (has_w.value) g = mul(g, load(w + j));
-        store(dx + j, negmuladd(xv, vk, mul(g, vrstd)));
-      }
-      for (; j < n; ++j) {
-        float g = dy[j];
-        if constexpr (has_w.value) g *= w[j];
-        dx[j] = g * rstd - x[j] * k;
-      }
-    }
-  }, a.weight != nullptr, a.dweight != nullptr);
+      for (; j < n; ++j) one(j);
+    });
+  }, a.weight != nullptr, a.dx != nullptr, a.dweight != nullptr, plan.streaming);
+  if (plan.streaming) stream_fence();
 }

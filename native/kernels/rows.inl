@@ -102,8 +102,9 @@ inline SplitFloat split(double v) {
 // Streaming (non-temporal) stores skip the read-for-ownership of ordinary stores: worth it only when the
 // output is far larger than the cache and will not be read back soon (PERFORMANCE-NOTES.md: slower for
 // outputs that fit in cache). The threshold is half the last-level cache of the machines we measure on.
+// `bytes` counts everything the op reads and writes.
 constexpr size_t kStreamMinBytes = size_t(16) << 20;
-inline bool use_streaming_stores(size_t output_bytes) { return output_bytes >= kStreamMinBytes; }
+inline bool use_streaming_stores(size_t bytes) { return bytes >= kStreamMinBytes; }
 
 // Compile-time switches for a kernel's optional parts (weight given? bias? streaming stores?), so that no
 // loop tests them per element:
@@ -111,6 +112,10 @@ inline bool use_streaming_stores(size_t output_bytes) { return output_bytes >= k
 template <bool V>
 struct Flag {
   static constexpr bool value = V;
+};
+template <size_t N>
+struct SizeTag {
+  static constexpr size_t value = N;
 };
 template <bool... Chosen, typename F>
 inline void with_flags(F&& f) {
@@ -124,11 +129,40 @@ inline void with_flags(F&& f, bool first, Rest... rest) {
     with_flags<Chosen..., false>(f, rest...);
 }
 
-// Pulls the next row towards the cache while the current one is being computed from cache, so that the
-// memory system is never idle between rows. One call per vector step covers the row line by line.
-inline void prefetch_next(const float* p) { __builtin_prefetch(p, 0, 3); }
+// Pulls the next rows towards L2 while the current ones are computed from cache, so that the memory system
+// is never idle between rows. One call per vector step covers a row line by line.
+inline void prefetch_next(const float* p) { __builtin_prefetch(p, 0, 2); }  // 2: into L2, not L1
 
-// True when p is aligned for this ISA's streaming stores.
-inline bool stream_aligned(const float* p) {
-  return (reinterpret_cast<uintptr_t>(p) % kStreamAlign) == 0;
+// Rows are finished in blocks of kRowBlock, so that per-column data (weight, bias, the dweight/dbias sums)
+// is loaded and stored once per block instead of once per row: on this class of core the loads and stores
+// cost as much as the arithmetic. A block is used when its `arrays` row-sized arrays fit in half of L2.
+constexpr size_t kRowBlock = 4;
+inline bool use_row_blocks(size_t cols, size_t arrays) {
+  return cols * sizeof(float) * arrays * kRowBlock <= (size_t(512) << 10);
+}
+
+// Calls body(first_row, SizeTag<R>{}) for each block of R rows: blocks of kRowBlock when `blocked`, then
+// single rows for what is left.
+template <typename F>
+inline void for_row_blocks(size_t rows, bool blocked, F&& body) {
+  size_t r = 0;
+  if (blocked)
+    for (; r + kRowBlock <= rows; r += kRowBlock) body(r, SizeTag<kRowBlock>{});
+  for (; r < rows; ++r) body(r, SizeTag<1>{});
+}
+
+// How many leading elements of each output row to store one by one so that the rest of the row is aligned
+// for streaming stores. Every row needs the same number when a row's bytes are a multiple of the alignment;
+// when they are not, streaming is not used (returns n, meaning "no streaming": see streaming_plan).
+struct StreamPlan {
+  bool streaming;
+  size_t peel;
+};
+inline StreamPlan streaming_plan(const float* y, size_t rows, size_t n, size_t arrays) {
+  if (!use_streaming_stores(arrays * rows * n * sizeof(float)) || (n * sizeof(float)) % kStreamAlign != 0)
+    return {false, 0};
+  const size_t misalign = reinterpret_cast<uintptr_t>(y) % kStreamAlign;
+  if (misalign % sizeof(float) != 0) return {false, 0};
+  const size_t peel = misalign ? (kStreamAlign - misalign) / sizeof(float) : 0;
+  return {true, peel < n ? peel : n};
 }

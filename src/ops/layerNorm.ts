@@ -48,6 +48,9 @@ export interface LayerNormGrads {
   gradBias: Float32Array | null;
 }
 
+const FORWARD_NAMES = ['out.output', 'out.mean', 'out.rstd', 'input', 'weight', 'bias'] as const;
+const BACKWARD_NAMES = ['out.gradInput', 'out.gradWeight', 'out.gradBias', 'gradOutput', 'input', 'options.mean', 'options.rstd', 'options.weight'] as const;
+
 function prepareForward(fn: string, input: Float32Array, inputShape: Shape, normalizedShape: Shape | number, options?: LayerNormOptions) {
   const o = v.options<LayerNormOptions>(fn, options);
   const x = v.anyFloat32(fn, 'input', input);
@@ -61,8 +64,7 @@ function prepareForward(fn: string, input: Float32Array, inputShape: Shape, norm
     mean: v.output(fn, 'out.mean', out.mean, rows, 'the number of rows'),
     rstd: v.output(fn, 'out.rstd', out.rstd, rows, 'the number of rows'),
   };
-  v.noOverlap(fn, { 'out.output': result.output, 'out.mean': result.mean, 'out.rstd': result.rstd },
-    { input: x, weight, bias }, ['out.output', 'input']);
+  v.noOverlap(fn, FORWARD_NAMES, [result.output, result.mean, result.rstd, x, weight, bias], 3, [0, 3]);
   const args: Parameters<Kernels['layerNorm']> =
     [rows, cols, x, weight, bias, eps, result.output, result.mean, result.rstd];
   return { args, result };
@@ -101,8 +103,7 @@ function prepareBackward(fn: string, gradOutput: Float32Array, input: Float32Arr
     gradWeight: wantWeight ? v.output(fn, 'out.gradWeight', out.gradWeight, cols, 'the normalized size') : null,
     gradBias: wantBias ? v.output(fn, 'out.gradBias', out.gradBias, cols, 'the normalized size') : null,
   };
-  v.noOverlap(fn, { 'out.gradInput': grads.gradInput, 'out.gradWeight': grads.gradWeight, 'out.gradBias': grads.gradBias },
-    { gradOutput: dy, input: x, 'options.mean': mean, 'options.rstd': rstd, 'options.weight': weight });
+  v.noOverlap(fn, BACKWARD_NAMES, [grads.gradInput, grads.gradWeight, grads.gradBias, dy, x, mean, rstd, weight], 3);
   const args: Parameters<Kernels['layerNormBackward']> =
     [rows, cols, dy, x, mean, rstd, weight, grads.gradInput, grads.gradWeight, grads.gradBias];
   return { args, grads };

@@ -42,6 +42,9 @@ export interface RmsNormGrads {
   gradWeight: Float32Array | null;
 }
 
+const FORWARD_NAMES = ['out.output', 'out.rstd', 'input', 'weight'] as const;
+const BACKWARD_NAMES = ['out.gradInput', 'out.gradWeight', 'gradOutput', 'input', 'options.rstd', 'options.weight'] as const;
+
 function prepareForward(fn: string, input: Float32Array, inputShape: Shape, normalizedShape: Shape | number, options?: RmsNormOptions) {
   const o = v.options<RmsNormOptions>(fn, options);
   const x = v.anyFloat32(fn, 'input', input);
@@ -53,7 +56,7 @@ function prepareForward(fn: string, input: Float32Array, inputShape: Shape, norm
     output: v.output(fn, 'out.output', out.output, x.length, 'the input length'),
     rstd: v.output(fn, 'out.rstd', out.rstd, rows, 'the number of rows'),
   };
-  v.noOverlap(fn, { 'out.output': result.output, 'out.rstd': result.rstd }, { input: x, weight }, ['out.output', 'input']);
+  v.noOverlap(fn, FORWARD_NAMES, [result.output, result.rstd, x, weight], 2, [0, 2]);
   const args: Parameters<Kernels['rmsNorm']> = [rows, cols, x, weight, eps, result.output, result.rstd];
   return { args, result };
 }
@@ -85,8 +88,7 @@ function prepareBackward(fn: string, gradOutput: Float32Array, input: Float32Arr
     gradInput: wantInput ? v.output(fn, 'out.gradInput', out.gradInput, x.length, 'the input length') : null,
     gradWeight: wantWeight ? v.output(fn, 'out.gradWeight', out.gradWeight, cols, 'the normalized size') : null,
   };
-  v.noOverlap(fn, { 'out.gradInput': grads.gradInput, 'out.gradWeight': grads.gradWeight },
-    { gradOutput: dy, input: x, 'options.rstd': rstd, 'options.weight': weight });
+  v.noOverlap(fn, BACKWARD_NAMES, [grads.gradInput, grads.gradWeight, dy, x, rstd, weight], 2);
   const args: Parameters<Kernels['rmsNormBackward']> = [rows, cols, dy, x, rstd, weight, grads.gradInput, grads.gradWeight];
   return { args, grads };
 }
