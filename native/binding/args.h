@@ -50,9 +50,9 @@ class Args {
   }
 
   bool boolean(const char* name) {
-    const Napi::Value v = next(name);
-    if (!v.IsBoolean()) throw type_error(name, "a boolean");
-    return v.As<Napi::Boolean>().Value();
+    bool b = false;
+    if (napi_get_value_bool(env_, next(name), &b) != napi_ok) throw type_error(name, "a boolean");
+    return b;
   }
 
   // A condition between arguments already read (e.g. groups dividing channels); RangeError otherwise.

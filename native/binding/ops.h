@@ -115,9 +115,9 @@ struct GroupNormForwardOp {
     p.weight = in.optional_input("weight", p.channels);
     p.bias = in.optional_input("bias", p.channels);
     p.eps = in.non_negative("eps");
-    p.y = in.output("output", n, "input");
-    p.mean = in.optional_output("mean", stats);
-    p.rstd = in.optional_output("rstd", stats);
+    p.y = in.output("out.output", n, "input");
+    p.mean = in.optional_output("out.mean", stats);
+    p.rstd = in.optional_output("out.rstd", stats);
     return p;
   }
   static void run(const KernelTable& k, const Params& p) { k.group_norm_forward(p); }
@@ -134,12 +134,12 @@ struct GroupNormBackwardOp {
     const size_t stats = in.product(p.batch, p.groups, "batch * groups");
     p.dy = in.input("gradOutput", n);
     p.x = in.input("input", n);
-    p.mean = in.input("mean", stats);
-    p.rstd = in.input("rstd", stats);
-    p.weight = in.optional_input("weight", p.channels);
-    p.dx = in.optional_output("gradInput", n);
-    p.dweight = in.optional_output("gradWeight", p.channels);
-    p.dbias = in.optional_output("gradBias", p.channels);
+    p.mean = in.input("options.mean", stats);
+    p.rstd = in.input("options.rstd", stats);
+    p.weight = in.optional_input("options.weight", p.channels);
+    p.dx = in.optional_output("out.gradInput", n);
+    p.dweight = in.optional_output("out.gradWeight", p.channels);
+    p.dbias = in.optional_output("out.gradBias", p.channels);
     return p;
   }
   static void run(const KernelTable& k, const Params& p) { k.group_norm_backward(p); }

@@ -19,10 +19,11 @@ constexpr size_t kFlushEvery = 64;                       // positions summed in 
 constexpr size_t kAhead = 8;                             // positions prefetched ahead in channels-last sweeps
 
 // out = (x - m) * s + b, and for backward (kGrad) out = dy * a + (x - m) * s + b; over n contiguous floats,
-// prefetching the same span of the next block's x (and dy).
+// prefetching the same span of the next block's x (and dy). With kStream, the first `peel` elements are stored
+// one by one, the rest streamed (see streaming_plan()).
 template <bool kGrad, bool kStream>
 inline void affine_run(const float* x, const float* dy, float* out, size_t n, float m, float s, float b,
-                       float a, const float* next, const float* next_dy) {
+                       float a, const float* next, const float* next_dy, size_t peel = 0) {
   auto one = [&](size_t j) {
     float v = (x[j] - m) * s + b;
     if constexpr (kGrad) v += dy[j] * a;
@@ -31,7 +32,7 @@ inline void affine_run(const float* x, const float* dy, float* out, size_t n, fl
   const Vf vm = set1(m), vs = set1(s), vb = set1(b), va = set1(a);
   size_t j = 0;
   if constexpr (kStream)
-    for (; j < n && !stream_aligned(out + j); ++j) one(j);
+    for (; j < peel; ++j) one(j);
   for (; j + kLanes <= n; j += kLanes) {
     prefetch_next(next + j);
     if constexpr (kGrad) prefetch_next(next_dy + j);
@@ -70,6 +71,7 @@ inline GradSums grad_sums(const float* dy, const float* x, size_t n, float m) {
 
 void group_norm_forward_nchw(const GroupNormForward& a, size_t S) {
   const size_t cg = a.channels / a.groups, len = cg * S, blocks = a.batch * a.groups;
+  const StreamPlan plan = streaming_plan(a.y, blocks * cg, S, 2);  // each channel's run is a "row"
   with_flags([&](auto stream_y) {
     for (size_t k = 0; k < blocks; ++k) {
       const float* x = a.x + k * len;
@@ -86,11 +88,11 @@ void group_norm_forward_nchw(const GroupNormForward& a, size_t S) {
         const float scale = a.weight ? rstd * a.weight[c0 + i] : rstd;
         const float shift = (a.bias ? a.bias[c0 + i] : 0.0f) - mean.lo * scale;
         affine_run<false, stream_y.value>(x + i * S, nullptr, y + i * S, S, mean.hi, scale, shift, 0.0f,
-                                          next + i * S, nullptr);
+                                          next + i * S, nullptr, plan.peel);
       }
     }
-  }, use_streaming_stores(blocks * len * sizeof(float)));
-  if (use_streaming_stores(blocks * len * sizeof(float))) stream_fence();
+  }, plan.streaming);
+  if (plan.streaming) stream_fence();
 }
 
 // With xhat = (x - mean)·rstd and g = dy·w[c], over the group's M = (C/G)·S elements:

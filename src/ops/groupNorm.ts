@@ -62,14 +62,18 @@ export interface GroupNormGrads {
 export type InstanceNormOptions = GroupNormOptions;
 export type InstanceNormBackwardOptions = GroupNormBackwardOptions;
 
+// Argument names, in the order noOverlap takes them (outputs first); the binding reports the same names.
+const FORWARD_NAMES = ['out.output', 'out.mean', 'out.rstd', 'input', 'weight', 'bias'] as const;
+const BACKWARD_NAMES = ['out.gradInput', 'out.gradWeight', 'out.gradBias', 'gradOutput', 'input', 'options.mean', 'options.rstd', 'options.weight'] as const;
+
 function prepareForward(fn: string, input: Float32Array, inputShape: Shape, numGroups: number | null, options?: GroupNormOptions) {
   const o = v.options<GroupNormOptions>(fn, options);
   const x = v.anyFloat32(fn, 'input', input);
-  const layout = v.layout(fn, 'options.layout', o.layout);
+  const layout = v.layout(fn, 'layout', o.layout);
   const d = v.groupedShape(fn, inputShape, numGroups ?? channelsOf(fn, inputShape, layout), layout, x.length);
-  const weight = v.optionalFloat32(fn, 'options.weight', o.weight, d.channels, 'the channel count');
-  const bias = v.optionalFloat32(fn, 'options.bias', o.bias, d.channels, 'the channel count');
-  const eps = v.nonNegative(fn, 'options.eps', o.eps, 1e-5);
+  const weight = v.optionalFloat32(fn, 'weight', o.weight, d.channels, 'the channel count');
+  const bias = v.optionalFloat32(fn, 'bias', o.bias, d.channels, 'the channel count');
+  const eps = v.nonNegative(fn, 'eps', o.eps, 1e-5);
   const out = v.options<NonNullable<GroupNormOptions['out']>>(fn, o.out);
   const stats = d.batch * d.groups;
   const result: GroupNormResult = {
@@ -77,8 +81,7 @@ function prepareForward(fn: string, input: Float32Array, inputShape: Shape, numG
     mean: v.output(fn, 'out.mean', out.mean, stats, 'N * numGroups'),
     rstd: v.output(fn, 'out.rstd', out.rstd, stats, 'N * numGroups'),
   };
-  v.noOverlap(fn, { 'out.output': result.output, 'out.mean': result.mean, 'out.rstd': result.rstd },
-    { input: x, 'options.weight': weight, 'options.bias': bias }, ['out.output', 'input']);
+  v.noOverlap(fn, FORWARD_NAMES, [result.output, result.mean, result.rstd, x, weight, bias], 3, [0, 3]);
   const args: Parameters<Kernels['groupNorm']> = [d.batch, d.channels, d.spatial, d.groups, d.channelsLast, x,
     weight, bias, eps, result.output, result.mean, result.rstd];
   return { args, result };
@@ -101,8 +104,7 @@ function prepareBackward(fn: string, gradOutput: Float32Array, input: Float32Arr
     gradWeight: wantWeight ? v.output(fn, 'out.gradWeight', out.gradWeight, d.channels, 'the channel count') : null,
     gradBias: wantBias ? v.output(fn, 'out.gradBias', out.gradBias, d.channels, 'the channel count') : null,
   };
-  v.noOverlap(fn, { 'out.gradInput': grads.gradInput, 'out.gradWeight': grads.gradWeight, 'out.gradBias': grads.gradBias },
-    { gradOutput: dy, input: x, 'options.mean': mean, 'options.rstd': rstd, 'options.weight': weight });
+  v.noOverlap(fn, BACKWARD_NAMES, [grads.gradInput, grads.gradWeight, grads.gradBias, dy, x, mean, rstd, weight], 3);
   const args: Parameters<Kernels['groupNormBackward']> = [d.batch, d.channels, d.spatial, d.groups, d.channelsLast,
     dy, x, mean, rstd, weight, grads.gradInput, grads.gradWeight, grads.gradBias];
   return { args, grads };
