@@ -6,3 +6,12 @@ export type { LayerNormBackwardOptions, LayerNormGrads, LayerNormOptions, LayerN
 export { RMS_NORM_DEFAULT_EPS, rmsNorm, rmsNormAsync, rmsNormBackward, rmsNormBackwardAsync } from './ops/rmsNorm';
 export type { RmsNormBackwardOptions, RmsNormGrads, RmsNormOptions, RmsNormResult } from './ops/rmsNorm';
 export type { Shape } from './validate';
+export {
+  groupNorm, groupNormAsync, groupNormBackward, groupNormBackwardAsync,
+  instanceNorm, instanceNormAsync, instanceNormBackward, instanceNormBackwardAsync,
+} from './ops/groupNorm';
+export type {
+  GroupNormBackwardOptions, GroupNormGrads, GroupNormOptions, GroupNormResult, InstanceNormBackwardOptions,
+  InstanceNormOptions,
+} from './ops/groupNorm';
+export type { Layout } from './validate';

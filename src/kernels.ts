@@ -15,6 +15,12 @@ export interface Kernels {
   rmsNorm(rows: number, cols: number, input: F32, weight: F32 | null, eps: number, output: F32, rstd: F32 | null): void;
   rmsNormBackward(rows: number, cols: number, gradOutput: F32, input: F32, rstd: F32, weight: F32 | null,
     gradInput: F32 | null, gradWeight: F32 | null): void;
+  // Input [batch, channels, spatial] (channelsLast false) or [batch, spatial, channels]; stats [batch * groups].
+  groupNorm(batch: number, channels: number, spatial: number, groups: number, channelsLast: boolean, input: F32,
+    weight: F32 | null, bias: F32 | null, eps: number, output: F32, mean: F32 | null, rstd: F32 | null): void;
+  groupNormBackward(batch: number, channels: number, spatial: number, groups: number, channelsLast: boolean,
+    gradOutput: F32, input: F32, mean: F32, rstd: F32, weight: F32 | null,
+    gradInput: F32 | null, gradWeight: F32 | null, gradBias: F32 | null): void;
 }
 
 export type KernelName = keyof Kernels;

@@ -152,3 +152,34 @@ export function noOverlap(fn: string, names: readonly string[], arrays: readonly
     }
   }
 }
+
+/** A memory layout of [N, C, *spatial] data: 'NCHW' (channels before spatial) or 'NHWC' (channels last). */
+export type Layout = 'NCHW' | 'NHWC';
+
+export function layout(fn: string, name: string, value: unknown): Layout {
+  if (value === undefined) return 'NCHW';
+  if (value !== 'NCHW' && value !== 'NHWC')
+    fail(fn, name, "'NCHW' or 'NHWC'", typeof value === 'string' ? `'${value}'` : describe(value), 'type');
+  return value;
+}
+
+/**
+ * Reads a [N, C, *spatial] (NCHW) or [N, *spatial, C] (NHWC) inputShape with C split into numGroups groups
+ * (PyTorch's group_norm): C must be a multiple of numGroups. Spatial dims may be none ([N, C]).
+ */
+export function groupedShape(fn: string, inputShape: unknown, numGroups: unknown, lay: Layout, inputLength: number) {
+  const size = shape(fn, 'inputShape', inputShape, { minRank: 2 });
+  const dims = inputShape as number[];
+  const batch = dims[0];
+  const channels = lay === 'NCHW' ? dims[1] : dims[dims.length - 1];
+  const spatial = lay === 'NCHW' ? dims.slice(2) : dims.slice(1, -1);
+  if (typeof numGroups !== 'number') fail(fn, 'numGroups', 'a number', describe(numGroups), 'type');
+  if (!Number.isInteger(numGroups) || numGroups < 1)
+    fail(fn, 'numGroups', 'a positive integer', String(numGroups), 'range');
+  if (channels % numGroups !== 0)
+    fail(fn, 'numGroups', `a divisor of the channel count ${channels} (inputShape[${lay === 'NCHW' ? 1 : dims.length - 1}], layout ${lay})`,
+      String(numGroups), 'range');
+  if (size !== inputLength)
+    fail(fn, 'input', `a Float32Array of length ${size} (the product of inputShape)`, `length ${inputLength}`, 'range');
+  return { batch, channels, spatial: spatial.reduce((a, b) => a * b, 1), groups: numGroups, channelsLast: lay === 'NHWC' };
+}

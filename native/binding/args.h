@@ -49,6 +49,17 @@ class Args {
     return static_cast<float>(d);
   }
 
+  bool boolean(const char* name) {
+    bool b = false;
+    if (napi_get_value_bool(env_, next(name), &b) != napi_ok) throw type_error(name, "a boolean");
+    return b;
+  }
+
+  // A condition between arguments already read (e.g. groups dividing channels); RangeError otherwise.
+  void require(bool ok, const char* name, const std::string& expected) const {
+    if (!ok) throw range_error(name, expected);
+  }
+
   const float* input(const char* name, size_t length) { return array(name, length, false, false, nullptr); }
   const float* optional_input(const char* name, size_t length) {
     return array(name, length, true, false, nullptr);

@@ -54,12 +54,43 @@ struct RmsNormBackward {
   size_t rows, cols;
 };
 
+// GroupNorm over [batch, channels, spatial] (NCHW) or [batch, spatial, channels] (channels_last), the
+// channels split into `groups` consecutive groups (channels % groups == 0); statistics per (batch, group),
+// weight/bias per channel. InstanceNorm is groups == channels.
+struct GroupNormForward {
+  const float* x;
+  const float* weight;  // [channels] or null (= 1)
+  const float* bias;    // [channels] or null (= 0)
+  float* y;             // same layout as x; may be x itself (in place)
+  float* mean;          // [batch * groups] or null
+  float* rstd;          // [batch * groups] or null
+  size_t batch, channels, spatial, groups;
+  bool channels_last;
+  float eps;
+};
+
+// From the saved mean/rstd. Any of dx, dweight, dbias may be null; dweight/dbias are overwritten.
+struct GroupNormBackward {
+  const float* dy;
+  const float* x;
+  const float* mean;    // [batch * groups]
+  const float* rstd;    // [batch * groups]
+  const float* weight;  // [channels] or null (= 1)
+  float* dx;            // same layout as x, or null
+  float* dweight;       // [channels] or null
+  float* dbias;         // [channels] or null
+  size_t batch, channels, spatial, groups;
+  bool channels_last;
+};
+
 struct KernelTable {
   const char* isa;  // "avx512", "avx2", "neon" or "scalar"
   void (*layer_norm_forward)(const LayerNormForward&);
   void (*layer_norm_backward)(const LayerNormBackward&);
   void (*rms_norm_forward)(const RmsNormForward&);
   void (*rms_norm_backward)(const RmsNormBackward&);
+  void (*group_norm_forward)(const GroupNormForward&);
+  void (*group_norm_backward)(const GroupNormBackward&);
 };
 
 // One per instruction set compiled into this binary (defined in native/isa/isa_*.cpp).

@@ -16,6 +16,7 @@ namespace NORMKIT_ISA {
 #include "../kernels/rows.inl"
 #include "../kernels/layer_norm.inl"
 #include "../kernels/rms_norm.inl"
+#include "../kernels/group_norm.inl"
 }  // namespace NORMKIT_ISA
 
 #define NORMKIT_STRINGIFY2(x) #x
@@ -27,5 +28,7 @@ extern const KernelTable NORMKIT_ISA_TABLE = {
     NORMKIT_ISA::layer_norm_backward,
     NORMKIT_ISA::rms_norm_forward,
     NORMKIT_ISA::rms_norm_backward,
+    NORMKIT_ISA::group_norm_forward,
+    NORMKIT_ISA::group_norm_backward,
 };
 }  // namespace normkit

@@ -3,5 +3,7 @@
 import type { Kernels } from '../kernels';
 import { layerNorm, layerNormBackward } from './layerNorm';
 import { rmsNorm, rmsNormBackward } from './rmsNorm';
+import { groupNorm, groupNormBackward } from './groupNorm';
 
-export const jsKernels: Kernels = { layerNorm, layerNormBackward, rmsNorm, rmsNormBackward };
+export const jsKernels: Kernels = { layerNorm, layerNormBackward, rmsNorm, rmsNormBackward,
+  groupNorm, groupNormBackward };
