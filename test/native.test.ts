@@ -2,6 +2,7 @@
 // explains itself, and that the baseline object code carries no AVX instruction.
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
@@ -52,6 +53,30 @@ describe('the native addon', () => {
     const y = runWithEnv({ NORMKIT_BACKEND: 'js' },
       `const nk = require(${JSON.stringify(entry)}); console.log(nk.layerNorm(new Float32Array([1,2,3,4]), [4], 4).output[3].toFixed(4))`);
     expect(y.stdout.trim()).toBe('1.3416');
+  });
+
+  it('a missing or unloadable addon falls back to TypeScript with a reason a user can act on', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'normkit-fallback-'));
+    try {
+      for (const f of ['package.json', 'binding.gyp']) fs.copyFileSync(path.join(root, f), path.join(dir, f));
+      fs.cpSync(path.join(root, 'dist'), path.join(dir, 'dist'), { recursive: true });
+      const code = `const nk = require(${JSON.stringify(path.join(dir, 'dist', 'src', 'index.js'))});
+        const info = nk.backendInfo();
+        const y = nk.rmsNorm(new Float32Array([3, 4]), [2], 2, { eps: 0 }).output;
+        console.log(JSON.stringify({ info, y: Array.from(y) }));`;
+      const missing = JSON.parse(runWithEnv({}, code).stdout);
+      expect(missing.info.backend).toBe('js');
+      expect(missing.info.fallbackReason).toMatch(/was not built .*python3, make and a C\+\+17 compiler.*npm rebuild normkit/s);
+      expect(missing.y[0]).toBeCloseTo(3 / Math.sqrt(12.5), 6);
+
+      fs.mkdirSync(path.join(dir, 'build', 'Release'), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'build', 'Release', 'normkit.node'), 'not a shared object');
+      const broken = JSON.parse(runWithEnv({}, code).stdout);
+      expect(broken.info.backend).toBe('js');
+      expect(broken.info.fallbackReason).toMatch(/failed to load: .*another Node.js version or platform.*npm rebuild normkit/s);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('setIsa rejects instruction sets this CPU cannot run; setBackend rejects unknown names', () => {
