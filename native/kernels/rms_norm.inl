@@ -1,50 +1,37 @@
 // RMSNorm forward and backward over rows of `cols` contiguous floats.
-// Included inside an ISA namespace (see isa/implementation.inl); the same block-of-rows plan as
-// layer_norm.inl: statistics per row from memory, then one sweep over the block's columns from cache.
+// Included inside an ISA namespace (see isa/implementation.inl); the same plan as layer_norm.inl.
 
 void rms_norm_forward(const RmsNormForward& a) {
   const size_t n = a.cols;
   const StreamPlan plan = streaming_plan(a.y, a.rows, n, 2);
   with_flags([&](auto has_w, auto stream_y) {
-    for_row_blocks(a.rows, false, [&](size_t r0, auto block) {
-      constexpr size_t R = decltype(block)::value;
-      const float* x[R];
-      float* y[R];
-      float rstd[R];
-      Vf vrstd[R];
-      for (size_t i = 0; i < R; ++i) {
-        x[i] = a.x + (r0 + i) * n;
-        y[i] = a.y + (r0 + i) * n;
-        rstd[i] = float(1.0 / std::sqrt(mean_square(x[i], n) + double(a.eps)));
-        if (a.rstd) a.rstd[r0 + i] = rstd[i];
-        vrstd[i] = set1(rstd[i]);
-      }
-      const float* next = r0 + R < a.rows ? a.x + (r0 + R) * n : a.x;
-      auto one = [&](size_t i, size_t j) {
-        float v = x[i][j] * rstd[i];
+    for (size_t r = 0; r < a.rows; ++r) {
+      const float* x = a.x + r * n;
+      float* y = a.y + r * n;
+      const float* next = r + 1 < a.rows ? x + n : x;
+      const float rstd = float(1.0 / std::sqrt(mean_square(x, n) + double(a.eps)));
+      if (a.rstd) a.rstd[r] = rstd;
+
+      auto one = [&](size_t j) {
+        float v = x[j] * rstd;
         if constexpr (has_w.value) v *= a.weight[j];
-        y[i][j] = v;
+        y[j] = v;
       };
+      const Vf vrstd = set1(rstd);
       size_t j = 0;
       if constexpr (stream_y.value)
-        for (; j < plan.peel; ++j)
-          for (size_t i = 0; i < R; ++i) one(i, j);
+        for (; j < plan.peel; ++j) one(j);
       for (; j + kLanes <= n; j += kLanes) {
-        Vf w = zero();
-        if constexpr (has_w.value) w = load(a.weight + j);
-        for (size_t i = 0; i < R; ++i) {
-          prefetch_next(next + i * n + j);
-          Vf v = mul(load(x[i] + j), vrstd[i]);
-          if constexpr (has_w.value) v = mul(v, w);
-          if constexpr (stream_y.value)
-            stream(y[i] + j, v);
-          else
-            store(y[i] + j, v);
-        }
+        prefetch_next(next + j);
+        Vf v = mul(load(x + j), vrstd);
+        if constexpr (has_w.value) v = mul(v, load(a.weight + j));
+        if constexpr (stream_y.value)
+          stream(y + j, v);
+        else
+          store(y + j, v);
       }
-      for (; j < n; ++j)
-        for (size_t i = 0; i < R; ++i) one(i, j);
-    });
+      for (; j < n; ++j) one(j);
+    }
   }, a.weight != nullptr, plan.streaming);
   if (plan.streaming) stream_fence();
 }

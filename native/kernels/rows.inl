@@ -29,8 +29,11 @@ inline Moments moments_f64(const float* x, size_t n) {
   return {mean + cm, q / double(n) - cm * cm};
 }
 
-// mean and biased variance from the sum and sum of squares of deviations from `shift`.
-inline Moments shifted_moments(const float* x, size_t n, float shift) {
+// Sums of the deviations from `shift`, and of their squares.
+struct DeviationSums {
+  double dev, sq;
+};
+inline DeviationSums deviation_sums(const float* x, size_t n, float shift) {
   const Vf s = set1(shift);
   Vf c0 = zero(), c1 = zero(), q0 = zero(), q1 = zero();
   size_t i = 0;
@@ -48,23 +51,45 @@ inline Moments shifted_moments(const float* x, size_t n, float shift) {
     c += d;
     q += d * d;
   }
-  const double cm = c / double(n);
-  return {double(shift) + cm, q / double(n) - cm * cm};
+  return {c, q};
 }
 
-inline Moments moments(const float* x, size_t n) {
-  const float shift = n >= kLanes ? float(reduce_add(load(x)) / double(kLanes)) : x[0];
-  Moments m = shifted_moments(x, n, shift);
-  const double off = m.mean - double(shift);
-  if (!(off * off <= m.var) || !std::isfinite(m.var)) {  // shift > one std from the mean, NaN, overflow
-    m = shifted_moments(x, n, float(m.mean));
-    if (!std::isfinite(m.var)) m = moments_f64(x, n);  // overflow; NaN/Inf in the row stays NaN
+// The shift: the mean of the row's first vector (its first value when the row is shorter).
+inline float moments_shift(const float* x, size_t n) {
+  return n >= kLanes ? float(reduce_add(load(x)) / double(kLanes)) : x[0];
+}
+
+// Mean and variance of x[0, n) from its deviation sums around `shift`, checked: if the shift was more than one
+// standard deviation from the mean (or a sum is NaN or overflowed), the row is summed again centred on the
+// mean just found, and failing that in double (NaN/Inf in the row stay NaN).
+inline Moments finish_moments(const float* x, size_t n, float shift, DeviationSums s) {
+  const double cm = s.dev / double(n);
+  Moments m = {double(shift) + cm, s.sq / double(n) - cm * cm};
+  if (!(cm * cm <= m.var) || !std::isfinite(m.var)) {
+    const float centre = float(m.mean);
+    const DeviationSums again = deviation_sums(x, n, centre);
+    const double cm2 = again.dev / double(n);
+    m = {double(centre) + cm2, again.sq / double(n) - cm2 * cm2};
+    if (!std::isfinite(m.var)) m = moments_f64(x, n);
   }
   if (m.var < 0) m.var = 0;  // rounding of a (near-)constant row
   return m;
 }
 
-// Mean of squares, for RMSNorm. Float accumulators; redone in double if they overflowed.
+inline Moments moments(const float* x, size_t n) {
+  const float shift = moments_shift(x, n);
+  return finish_moments(x, n, shift, deviation_sums(x, n, shift));
+}
+
+// Mean of squares, for RMSNorm, from a float sum of squares q; redone in double if q overflowed.
+inline double finish_mean_square(const float* x, size_t n, double q) {
+  if (!std::isfinite(q)) {
+    q = 0;
+    for (size_t j = 0; j < n; ++j) q += double(x[j]) * double(x[j]);
+  }
+  return q / double(n);
+}
+
 inline double mean_square(const float* x, size_t n) {
   Vf q0 = zero(), q1 = zero(), q2 = zero(), q3 = zero();
   size_t i = 0;
@@ -82,11 +107,7 @@ inline double mean_square(const float* x, size_t n) {
   }
   double q = reduce_add(add(add(q0, q1), add(q2, q3)));
   for (; i < n; ++i) q += double(x[i]) * double(x[i]);
-  if (!std::isfinite(q)) {
-    q = 0;
-    for (size_t j = 0; j < n; ++j) q += double(x[j]) * double(x[j]);
-  }
-  return q / double(n);
+  return finish_mean_square(x, n, q);
 }
 
 // A double held as two floats (hi + lo), so that x - mean stays exact to float precision even when the
@@ -133,9 +154,10 @@ inline void with_flags(F&& f, bool first, Rest... rest) {
 // is never idle between rows. One call per vector step covers a row line by line.
 inline void prefetch_next(const float* p) { __builtin_prefetch(p, 0, 2); }  // 2: into L2, not L1
 
-// Rows are finished in blocks of kRowBlock, so that per-column data (weight, bias, the dweight/dbias sums)
-// is loaded and stored once per block instead of once per row: on this class of core the loads and stores
-// cost as much as the arithmetic. A block is used when its `arrays` row-sized arrays fit in half of L2.
+// Backward kernels finish rows in blocks of kRowBlock, so that per-column data (weight and the running
+// dweight/dbias sums) is loaded and stored once per block instead of once per row: on this class of core
+// the loads and stores cost as much as the arithmetic. A block is used when its `arrays` row-sized arrays
+// fit in half of L2.
 constexpr size_t kRowBlock = 4;
 inline bool use_row_blocks(size_t cols, size_t arrays) {
   return cols * sizeof(float) * arrays * kRowBlock <= (size_t(512) << 10);
