@@ -128,7 +128,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
       case '--list': noValue(); o.list = true; break;
       case '-h': case '--help': noValue(); o.help = true; break;
       default:
-        throw new UsageError(arg.startsWith('-') ? `unknown option '${flag}' (see --help)` : `unexpected argument '${arg}' (see --help)`);
+        throw new UsageError(arg.startsWith('-') ? `unknown option '${flag}'` : `unexpected argument '${arg}'`);
     }
   }
   if (quick && full) throw new UsageError('--quick and --full exclude each other');

@@ -23,5 +23,6 @@ if (options.threads > 4 && !process.env.UV_THREADPOOL_SIZE) process.env.UV_THREA
 /* eslint-disable @typescript-eslint/no-require-imports */
 const { main } = require('./main') as typeof import('./main');
 main(options, process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: unknown) => {
+  if (e instanceof UsageError) fail(`${e.message}\n(see normkit-bench --help)`, 2);
   fail(e instanceof Error ? (e.stack ?? e.message) : String(e), 1);
 });

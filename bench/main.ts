@@ -1,4 +1,5 @@
 // What the command does once its arguments are parsed: --help, --info, --list, or a run and its outputs.
+import * as os from 'node:os';
 
 import * as nk from '../src/index';
 import { HELP, type BenchOptions } from './args';
@@ -17,7 +18,8 @@ export function infoText(): string {
   lines.push(
     `supported ISAs:   ${i.supportedIsas.join(', ') || '—'}`,
     `compiled ISAs:    ${i.compiledIsas.join(', ') || '—'}`,
-    `CPU features:     ${i.cpuFeatures.join(' ') || '—'}`,
+    `CPU:              ${os.cpus()[0]?.model.trim() ?? 'unknown'} (${os.cpus().length} logical cores)`,
+    `CPU features:     ${i.cpuFeatures.join(' ') || '— (reported by the native addon only)'}`,
     `addon:            ${i.addonPath ?? '—'}`,
     `normkit:          ${i.packageVersion}`,
     `Node.js:          ${i.nodeVersion} (${process.platform}-${process.arch}, N-API ${process.versions.napi ?? '?'}, V8 ${process.versions.v8})`,

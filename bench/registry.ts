@@ -3,7 +3,7 @@
 // at least, how to compare its results, and how peers compute the same thing. The runner, the reports and
 // the chart know nothing else about ops: a new op is one more entry in OPS.
 import * as nk from '../src/index';
-import type { PeerName } from './args';
+import { type PeerName, UsageError } from './args';
 import type { Rng } from './data';
 import { tfjsBatchNorm, tfjsLayerNorm, tfjsLayerNormBackward, tfjsRmsNorm, tfjsRmsNormBackward } from './peers/tfjs';
 import { ortBatchNormInference, ortLayerNorm, ortRmsNorm } from './peers/onnx';
@@ -72,15 +72,15 @@ export function compareResults(ref: Arrays, got: Arrays): { error: number; compa
     const g = got[name];
     if (g === undefined) continue;
     if (g.length !== r.length) return { error: Infinity, compared, problem: `'${name}' has length ${g.length}, expected ${r.length}` };
-    let diff = 0, scale = 0;
+    let diff = 0, scale = 0, nan = false;
     for (let i = 0; i < r.length; i++) {
       const d = Math.abs(g[i] - r[i]);
-      if (!(d <= diff)) diff = d; // NaN counts as the largest difference
+      if (d > diff) diff = d;
+      else if (Number.isNaN(d) && !Number.isNaN(r[i])) nan = true; // a NaN where the reference has a number
       const a = Math.abs(r[i]);
       if (a > scale) scale = a;
     }
-    error = Math.max(error, diff / Math.max(scale, 1e-30));
-    if (Number.isNaN(diff)) error = Infinity;
+    error = nan ? Infinity : Math.max(error, diff / Math.max(scale, 1e-30));
     compared.push(name);
   }
   if (compared.length === 0) return { error: Infinity, compared, problem: 'no result in common with the reference' };
@@ -365,7 +365,7 @@ export function selectOps(selectors: readonly string[] | null, ops: readonly Any
     if (matches.length === 0) matches = ops.filter((op) => op.family.toLowerCase() === s);
     if (matches.length === 0) matches = ops.filter((op) => op.name.toLowerCase() === s);
     if (matches.length === 0)
-      throw new Error(`--ops: no op is called '${sel}' (known: ${ops.map((o) => o.name).join(', ')}; a family name such as LayerNorm, or a prefix with *)`);
+      throw new UsageError(`--ops: no op is called '${sel}' (known: ${ops.map((o) => o.name).join(', ')}; a family name such as LayerNorm, or a prefix with *)`);
     for (const m of matches) picked.add(m);
   }
   return ops.filter((op) => picked.has(op));

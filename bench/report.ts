@@ -147,7 +147,8 @@ export function tableRows(report: Report): string[][] {
       ]);
     }
     if (c.memcpy) {
-      rows.push(['', first ? c.shape : '', `memcpy (${formatBytes(c.bytes)})`, formatTime(c.memcpy.medianNs), spread(c.memcpy),
+      const yardstick = c.memcpy.method === 'native memcpy' ? 'memcpy' : 'TypedArray.set';
+      rows.push(['', first ? c.shape : '', `${yardstick} (${formatBytes(c.bytes)})`, formatTime(c.memcpy.medianNs), spread(c.memcpy),
         num(c.memcpy.gbps, 1), '100%', '', '', '', '']);
     }
   }

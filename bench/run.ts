@@ -5,7 +5,7 @@ import * as os from 'node:os';
 
 import * as nk from '../src/index';
 import { nativeAddon } from '../src/backend';
-import { type BenchOptions, type Mode, PEER_NAMES, type PeerName } from './args';
+import { type BenchOptions, type Mode, PEER_NAMES, type PeerName, UsageError } from './args';
 import { rng } from './data';
 import { loadPeers, type LoadedPeer } from './peers';
 import { type AnyOpEntry, type Arrays, compareResults, OPS, type PeerCase, selectOps } from './registry';
@@ -63,10 +63,10 @@ export function resolveBackends(selectors: readonly string[] | null, info = nk.b
     if ((PEER_NAMES as readonly string[]).includes(s)) { peers.push(s as PeerName); continue; }
     const isa = s.startsWith('native:') ? s.slice('native:'.length) : s;
     if (s !== 'native' && !['avx512', 'avx2', 'neon', 'scalar'].includes(isa))
-      throw new Error(`--backends: unknown backend '${raw}' (use js, native, native:ISA with ISA one of avx512, avx2, neon, scalar, or a peer: ${PEER_NAMES.join(', ')})`);
-    if (!info.nativeAvailable) throw new Error(`--backends: '${raw}' needs the native addon, which is not available: ${info.fallbackReason}`);
+      throw new UsageError(`--backends: unknown backend '${raw}' (use js, native, native:ISA with ISA one of avx512, avx2, neon, scalar, or a peer: ${PEER_NAMES.join(', ')})`);
+    if (!info.nativeAvailable) throw new UsageError(`--backends: '${raw}' needs the native addon, which is not available: ${info.fallbackReason}`);
     if (s === 'native') { for (const i of isas) chosen.add(i); continue; }
-    if (!isas.includes(isa)) throw new Error(`--backends: this CPU cannot run ${isa} (it runs: ${isas.join(', ')})`);
+    if (!isas.includes(isa)) throw new UsageError(`--backends: this CPU cannot run ${isa} (it runs: ${isas.join(', ')})`);
     chosen.add(isa);
   }
   const targets = [...isas.filter((i) => chosen.has(i)).map(nativeTarget), ...(chosen.has('js') ? [jsTarget] : [])];
@@ -105,7 +105,8 @@ export interface RunHooks {
   progress?(done: number, total: number, label: string): void;
 }
 
-export async function runBench(o: BenchOptions, argv: readonly string[], hooks: RunHooks = {}): Promise<Report> {
+/** Runs the benchmark o describes over the ops of the registry (or others: the tests pass their own). */
+export async function runBench(o: BenchOptions, argv: readonly string[], hooks: RunHooks = {}, registry: readonly AnyOpEntry[] = OPS): Promise<Report> {
   const started = Date.now();
   const date = new Date(started).toISOString();
   const settings = modeSettings(o);
@@ -118,7 +119,7 @@ export async function runBench(o: BenchOptions, argv: readonly string[], hooks: 
 
   // The plan: (op, shape) cases, with the ops that cannot run here set aside with the reason.
   const plan: Array<{ op: AnyOpEntry; shape: ParsedShape }> = [];
-  for (const op of selectOps(o.ops, OPS)) {
+  for (const op of selectOps(o.ops, registry)) {
     const reason = op.unavailable?.() ?? null;
     if (reason) { skipped.push({ op: op.name, shape: null, reason }); continue; }
     const { run, rejected } = shapesFor(op, o);
@@ -236,9 +237,9 @@ async function runTarget(op: AnyOpEntry, inputs: unknown, ref: Arrays, t: Target
   const prealloc = await measure(() => op.call(inputs, out), settings, { dropGcSamples: true });
   const alloc = await measure(() => op.callAllocating(inputs), { ...settings, budgetMs: settings.allocBudgetMs }, { dropGcSamples: false });
   let threaded: BackendResult['threaded'] = null;
-  if (threads > 1 && t.kind === 'native' && op.rowSlices) {
+  const chunks = op.rowSlices ? rowChunks(op.rowSlices.rows(inputs), threads) : [];
+  if (chunks.length > 1 && t.kind === 'native' && op.rowSlices) {
     const slices = op.rowSlices;
-    const chunks = rowChunks(slices.rows(inputs), threads);
     const tout = op.allocate(inputs);
     const fn = () => Promise.all(chunks.map(([a, b]) => slices.call(inputs, tout, a, b)));
     await fn();

@@ -45,7 +45,8 @@ export function quantile(sorted: readonly number[], q: number): number {
 export function summarize(perCallNs: readonly number[], callsPerSample: number, gcDropped: number): Stats {
   const s = [...perCallNs].sort((a, b) => a - b);
   const q1 = quantile(s, 0.25), q3 = quantile(s, 0.75);
-  return { medianNs: quantile(s, 0.5), q1Ns: q1, q3Ns: q3, iqrNs: q3 - q1, minNs: s[0], samples: s.length, callsPerSample, gcDropped };
+  const r = (v: number) => Math.round(v * 100) / 100; // 0.01 ns: more would be noise in the JSON
+  return { medianNs: r(quantile(s, 0.5)), q1Ns: r(q1), q3Ns: r(q3), iqrNs: r(q3 - q1), minNs: r(s[0]), samples: s.length, callsPerSample, gcDropped };
 }
 
 // A full collection on demand, between measurements (node started without --expose-gc: enable it now).
