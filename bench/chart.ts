@@ -38,9 +38,9 @@ export function renderSvg(report: Report): string {
 
   // Title and legend.
   let y = 24;
-  text(16, y, `normkit-bench --${report.mode}: GB/s per op and shape`, 'class="title"');
+  text(16, y, `normkit-bench${report.mode === 'default' ? '' : ` --${report.mode}`}: GB/s per op and shape`, 'class="title"');
   y += 18;
-  text(16, y, 'GB/s on the op\'s minimal bytes (longer is faster), one bar per backend; at the bar\'s end: time per call and speed-up over TypeScript; dashed: a memcpy of the same bytes', 'class="sub"');
+  text(16, y, 'GB/s on the op\'s minimal bytes (longer is faster), one bar per backend, with time per call and speed-up over TypeScript; dashed: memcpy', 'class="sub"');
   y += 14;
   text(16, y, `${report.machine.cpu}, ${report.machine.cores} cores, ${report.machine.platform}-${report.machine.arch}, Node ${report.machine.node}, ${report.date.slice(0, 10)}`, 'class="sub"');
   y += 14;
