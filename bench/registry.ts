@@ -211,11 +211,6 @@ interface ExpectedNormApi {
   // batchNormBackward(gradOutput, input, inputShape, { saveMean, saveInvstd, weight, channelsLast,
   //   out: { gradInput, gradWeight, gradBias } }) -> { gradInput, gradWeight, gradBias }
   batchNormBackward?(gradOutput: Float32Array, input: Float32Array, inputShape: number[], options: object): unknown;
-  // groupNorm(input, inputShape, numGroups, { weight, bias, eps, out: { output, mean, rstd } }) -> { output, mean, rstd }
-  groupNorm?(input: Float32Array, inputShape: number[], numGroups: number, options: object): { output: Float32Array; mean: Float32Array; rstd: Float32Array };
-  // groupNormBackward(gradOutput, input, inputShape, numGroups, { mean, rstd, weight,
-  //   out: { gradInput, gradWeight, gradBias } })
-  groupNormBackward?(gradOutput: Float32Array, input: Float32Array, inputShape: number[], numGroups: number, options: object): unknown;
 }
 const expected = nk as unknown as ExpectedNormApi;
 const missing = (fn: keyof ExpectedNormApi) => () =>
@@ -311,7 +306,12 @@ const batchNormBackward = defineOp<ChannelBackwardInputs, { gradInput: Float32Ar
   tolerance: 1e-4,
 });
 
-const GROUP_SHAPES = { quick: ['nchw:8x256x28x28/g32'], default: ['nchw:8x256x28x28/g32', 'nchw:32x64x56x56/g32'], full: ['nchw:8x256x28x28/g32', 'nchw:32x64x56x56/g32', 'nchw:1x512x64x64/g32'] };
+const GROUP_SHAPES = {
+  quick: ['nchw:8x256x28x28/g32'],
+  default: ['nchw:8x256x28x28/g32', 'nhwc:8x28x28x256/g32', 'nchw:32x64x56x56/g32'],
+  full: ['nchw:8x256x28x28/g32', 'nhwc:8x28x28x256/g32', 'nchw:32x64x56x56/g32', 'nhwc:32x56x56x64/g32', 'nchw:1x512x64x64/g32'],
+};
+const groupLayout = (i: ChannelInputs) => (i.channelsLast ? 'NHWC' : 'NCHW') as 'NCHW' | 'NHWC';
 
 interface GroupInputs extends ChannelInputs { groups: number; dy: Float32Array; mean: Float32Array; rstd: Float32Array }
 
@@ -319,28 +319,26 @@ function groupInputs(shape: ParsedShape, rand: Rng, backward: boolean): GroupInp
   const i = channelInputs(shape, rand);
   const groups = shape.groups ?? 32;
   if (!backward) return { ...i, groups, dy: new Float32Array(0), mean: new Float32Array(0), rstd: new Float32Array(0) };
-  const { mean, rstd } = expected.groupNorm!(i.x, i.dims, groups, { weight: i.weight, bias: i.bias, eps: i.eps });
+  const { mean, rstd } = nk.groupNorm(i.x, i.dims, groups, { weight: i.weight, bias: i.bias, eps: i.eps, layout: groupLayout(i) });
   return { ...i, groups, dy: rand.normals(i.n), mean, rstd };
 }
 
 const groupNormForward = defineOp<GroupInputs, { output: Float32Array; mean: Float32Array; rstd: Float32Array }>({
-  name: 'groupNorm', family: 'GroupNorm', pass: 'forward', shapes: GROUP_SHAPES, layouts: ['nchw'],
-  unavailable: missing('groupNorm'),
+  name: 'groupNorm', family: 'GroupNorm', pass: 'forward', shapes: GROUP_SHAPES, layouts: ['nchw', 'nhwc'],
   build: (shape, rand) => groupInputs(shape, rand, false),
   allocate: (i) => ({ output: new Float32Array(i.n), mean: new Float32Array(i.dims[0] * i.groups), rstd: new Float32Array(i.dims[0] * i.groups) }),
-  call: (i, out) => { expected.groupNorm!(i.x, i.dims, i.groups, { weight: i.weight, bias: i.bias, eps: i.eps, out }); },
-  callAllocating: (i) => expected.groupNorm!(i.x, i.dims, i.groups, { weight: i.weight, bias: i.bias, eps: i.eps }),
+  call: (i, out) => { nk.groupNorm(i.x, i.dims, i.groups, { weight: i.weight, bias: i.bias, eps: i.eps, layout: groupLayout(i), out }); },
+  callAllocating: (i) => nk.groupNorm(i.x, i.dims, i.groups, { weight: i.weight, bias: i.bias, eps: i.eps, layout: groupLayout(i) }),
   bytes: (i) => F32 * (2 * i.n + 2 * i.c + 2 * i.dims[0] * i.groups),
   tolerance: 1e-5,
 });
 
 const groupNormBackward = defineOp<GroupInputs, { gradInput: Float32Array; gradWeight: Float32Array; gradBias: Float32Array }>({
-  name: 'groupNormBackward', family: 'GroupNorm', pass: 'backward', shapes: GROUP_SHAPES, layouts: ['nchw'],
-  unavailable: () => missing('groupNorm')() ?? missing('groupNormBackward')(),
+  name: 'groupNormBackward', family: 'GroupNorm', pass: 'backward', shapes: GROUP_SHAPES, layouts: ['nchw', 'nhwc'],
   build: (shape, rand) => groupInputs(shape, rand, true),
   allocate: (i) => ({ gradInput: new Float32Array(i.n), gradWeight: new Float32Array(i.c), gradBias: new Float32Array(i.c) }),
-  call: (i, out) => { expected.groupNormBackward!(i.dy, i.x, i.dims, i.groups, { mean: i.mean, rstd: i.rstd, weight: i.weight, out }); },
-  callAllocating: (i) => expected.groupNormBackward!(i.dy, i.x, i.dims, i.groups, { mean: i.mean, rstd: i.rstd, weight: i.weight }),
+  call: (i, out) => { nk.groupNormBackward(i.dy, i.x, i.dims, i.groups, { mean: i.mean, rstd: i.rstd, weight: i.weight, layout: groupLayout(i), outputMask: [true, true, true], out }); },
+  callAllocating: (i) => nk.groupNormBackward(i.dy, i.x, i.dims, i.groups, { mean: i.mean, rstd: i.rstd, weight: i.weight, layout: groupLayout(i), outputMask: [true, true, true] }),
   bytes: (i) => F32 * (3 * i.n + 3 * i.c + 2 * i.dims[0] * i.groups),
   tolerance: 1e-4,
 });

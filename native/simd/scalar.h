@@ -1,4 +1,6 @@
 // The SIMD vocabulary for the portable baseline: one lane, plain C++. Same names as simd/avx512.h.
+// The lane is held in double: with one lane the kernels' running sums would otherwise be long float sums
+// (the SIMD sets spread them over 16-64 accumulators), and double costs a scalar loop nothing.
 // The compiler may still auto-vectorise with the baseline flags (SSE2 on x86-64), never beyond.
 #pragma once
 #include <cstddef>
@@ -9,13 +11,13 @@ namespace scalar {
 constexpr size_t kLanes = 1;
 constexpr size_t kStreamAlign = 4;
 
-struct Vf { float v; };
+struct Vf { double v; };
 
-inline Vf zero() { return {0.0f}; }
-inline Vf set1(float a) { return {a}; }
-inline Vf load(const float* p) { return {*p}; }
-inline void store(float* p, Vf a) { *p = a.v; }
-inline void stream(float* p, Vf a) { *p = a.v; }
+inline Vf zero() { return {0.0}; }
+inline Vf set1(float a) { return {double(a)}; }
+inline Vf load(const float* p) { return {double(*p)}; }
+inline void store(float* p, Vf a) { *p = float(a.v); }
+inline void stream(float* p, Vf a) { *p = float(a.v); }
 inline void stream_fence() {}
 inline Vf add(Vf a, Vf b) { return {a.v + b.v}; }
 inline Vf sub(Vf a, Vf b) { return {a.v - b.v}; }
