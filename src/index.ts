@@ -6,3 +6,13 @@ export type { LayerNormBackwardOptions, LayerNormGrads, LayerNormOptions, LayerN
 export { RMS_NORM_DEFAULT_EPS, rmsNorm, rmsNormAsync, rmsNormBackward, rmsNormBackwardAsync } from './ops/rmsNorm';
 export type { RmsNormBackwardOptions, RmsNormGrads, RmsNormOptions, RmsNormResult } from './ops/rmsNorm';
 export type { Shape } from './validate';
+export { BATCH_NORM_DEFAULTS, batchNorm, batchNormAsync, batchNormBackward, batchNormBackwardAsync } from './ops/batchNorm';
+export type { BatchNormBackwardOptions, BatchNormConventions, BatchNormGrads, BatchNormLayout, BatchNormOptions, BatchNormResult } from './ops/batchNorm';
+export {
+  batchNormBackwardElemt, batchNormBackwardElemtAsync, batchNormBackwardReduce, batchNormBackwardReduceAsync, batchNormElemt,
+  batchNormElemtAsync, batchNormGatherStats, batchNormStats, batchNormStatsAsync,
+} from './ops/syncBatchNorm';
+export type {
+  BatchNormBackwardElemtOptions, BatchNormBackwardReduceOptions, BatchNormBackwardReduceResult, BatchNormElemtOptions,
+  BatchNormGatherOptions, BatchNormGatherResult, BatchNormStatsResult,
+} from './ops/syncBatchNorm';

@@ -120,7 +120,7 @@ export function options<T extends object>(fn: string, value: unknown): Partial<T
  * Outputs must not share memory with any other argument, except an output that is exactly the input it may
  * replace (in place). Anything else would read values the op has already overwritten.
  */
-export function noOverlap(fn: string, outputs: Record<string, Float32Array | null>, inputs: Record<string, Float32Array | null>, inPlace?: [string, string]): void {
+export function noOverlap(fn: string, outputs: Record<string, Float32Array | Float64Array | null>, inputs: Record<string, Float32Array | Float64Array | null>, inPlace?: [string, string]): void {
   const all = [...Object.entries(outputs), ...Object.entries(inputs)];
   for (const [oname, o] of Object.entries(outputs)) {
     if (!o || o.byteLength === 0) continue;
@@ -134,4 +134,61 @@ export function noOverlap(fn: string, outputs: Record<string, Float32Array | nul
       throw new RangeError(`normkit.${fn}: '${oname}' overlaps '${name}' in memory; outputs must not share memory with other arguments${allowed}`);
     }
   }
+}
+
+// ---- BatchNorm (and anything else with per-channel statistics in double)
+
+/** A Float64Array of exactly `length` elements. */
+export function float64(fn: string, name: string, value: unknown, length: number, what: string): Float64Array {
+  if (!(value instanceof Float64Array)) fail(fn, name, 'a Float64Array', describe(value), 'type');
+  if (value.length !== length) fail(fn, name, `a Float64Array of length ${length} (${what})`, `length ${value.length}`, 'range');
+  return value;
+}
+
+/** Per-channel means: a Float64Array, or a Float32Array (widened to a new Float64Array). */
+export function means(fn: string, name: string, value: unknown, length: number, what: string): Float64Array {
+  if (value instanceof Float32Array) return Float64Array.from(float32(fn, name, value, length, what));
+  if (!(value instanceof Float64Array)) fail(fn, name, 'a Float64Array (or Float32Array)', describe(value), 'type');
+  return float64(fn, name, value, length, what);
+}
+
+/** The caller's Float64Array output if given (checked), else a new zeroed one. */
+export function output64(fn: string, name: string, given: unknown, length: number, what: string): Float64Array {
+  if (given === undefined || given === null) return new Float64Array(length);
+  return float64(fn, name, given, length, what);
+}
+
+/** One of a fixed set of strings. */
+export function oneOf<T extends string>(fn: string, name: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !allowed.includes(value as T))
+    fail(fn, name, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, typeof value === 'string' ? `'${value}'` : describe(value), typeof value === 'string' ? 'range' : 'type');
+  return value as T;
+}
+
+/** A number in [lo, hi]. */
+export function numberIn(fn: string, name: string, value: unknown, lo: number, hi: number): number {
+  if (typeof value !== 'number') fail(fn, name, 'a number', describe(value), 'type');
+  if (!(value >= lo && value <= hi)) fail(fn, name, `a number in [${lo}, ${hi}]`, String(value), 'range');
+  return value;
+}
+
+/** An integer >= min. */
+export function integerAtLeast(fn: string, name: string, value: unknown, min: number): number {
+  if (typeof value !== 'number') fail(fn, name, 'a number', describe(value), 'type');
+  if (!Number.isSafeInteger(value) || value < min) fail(fn, name, `an integer >= ${min}`, String(value), 'range');
+  return value;
+}
+
+/**
+ * A BatchNorm input's shape, listed in memory order: [N, C, *spatial] for 'NCHW', [N, *spatial, C] for 'NHWC'
+ * (at least [N, C]). Returns n, c and s = the product of the spatial dims.
+ */
+export function channelShape(fn: string, inputShape: unknown, inputLength: number, layout: 'NCHW' | 'NHWC'): { n: number; c: number; s: number } {
+  const size = shape(fn, 'inputShape', inputShape, { minRank: 2 });
+  const dims = inputShape as number[];
+  if (size !== inputLength)
+    fail(fn, 'input', `a Float32Array of length ${size} (the product of inputShape)`, `length ${inputLength}`, 'range');
+  const spatial = layout === 'NCHW' ? dims.slice(2) : dims.slice(1, -1);
+  return { n: dims[0], c: layout === 'NCHW' ? dims[1] : dims[dims.length - 1], s: spatial.reduce((a, b) => a * b, 1) };
 }

@@ -54,6 +54,35 @@ class Args {
     return static_cast<float>(d);
   }
 
+  // A flag: true or false.
+  bool boolean(const char* name) {
+    const Napi::Value v = next(name);
+    if (!v.IsBoolean()) throw type_error(name, "a boolean");
+    return v.As<Napi::Boolean>().Value();
+  }
+
+  // A finite number in [lo, hi], kept in double.
+  double number_in(const char* name, double lo, double hi) {
+    const Napi::Value v = next(name);
+    if (!v.IsNumber()) throw type_error(name, "a number");
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (!(d >= lo && d <= hi))
+      throw range_error(name, "a number in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " +
+                                  std::to_string(d));
+    return d;
+  }
+
+  // Float64Array arguments (per-channel statistics that must not lose precision).
+  const double* input_f64(const char* name, size_t length) {
+    return static_cast<const double*>(typed(name, length, false, false, nullptr, napi_float64_array, sizeof(double), "a Float64Array"));
+  }
+  double* output_f64(const char* name, size_t length) {
+    return static_cast<double*>(typed(name, length, false, true, nullptr, napi_float64_array, sizeof(double), "a Float64Array"));
+  }
+  double* optional_output_f64(const char* name, size_t length) {
+    return static_cast<double*>(typed(name, length, true, true, nullptr, napi_float64_array, sizeof(double), "a Float64Array"));
+  }
+
   const float* input(const char* name, size_t length) { return array(name, length, false, false, nullptr); }
   const float* optional_input(const char* name, size_t length) {
     return array(name, length, true, false, nullptr);
@@ -103,22 +132,29 @@ class Args {
   }
 
   float* array(const char* name, size_t length, bool optional, bool written, const char* may_alias) {
+    return static_cast<float*>(typed(name, length, optional, written, may_alias, napi_float32_array, sizeof(float), "a Float32Array"));
+  }
+
+  void* typed(const char* name, size_t length, bool optional, bool written, const char* may_alias,
+              napi_typedarray_type type, size_t element_bytes, const char* kind) {
     const Napi::Value v = next(name);
     if (optional && (v.IsNull() || v.IsUndefined())) return nullptr;
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-      throw type_error(name, optional ? "a Float32Array, null or undefined" : "a Float32Array");
-    Napi::Float32Array a = v.As<Napi::Float32Array>();
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
+      throw type_error(name, optional ? std::string(kind) + ", null or undefined" : std::string(kind));
+    Napi::TypedArray a = v.As<Napi::TypedArray>();
     if (a.ElementLength() != length) {
       bool detached = false;
       napi_value ab;
       if (napi_get_typedarray_info(info_.Env(), a, nullptr, nullptr, nullptr, &ab, nullptr) == napi_ok)
         napi_is_detached_arraybuffer(info_.Env(), ab, &detached);
-      throw range_error(name, detached ? "a Float32Array whose buffer is not detached (transferred)"
-                                       : "a Float32Array of length " + std::to_string(length) + ", got " +
+      throw range_error(name, detached ? std::string(kind) + " whose buffer is not detached (transferred)"
+                                       : std::string(kind) + " of length " + std::to_string(length) + ", got " +
                                              std::to_string(a.ElementLength()));
     }
-    buffers_.push_back({name, v, a.Data(), length * sizeof(float), written, may_alias});
-    return a.Data();
+    void* data = nullptr;  // from the view itself, so that SharedArrayBuffer-backed arrays work too
+    napi_get_typedarray_info(info_.Env(), a, nullptr, nullptr, &data, nullptr, nullptr);
+    buffers_.push_back({name, v, data, length * element_bytes, written, may_alias});
+    return data;
   }
 
   std::string message(const char* name, const std::string& expected) const {

@@ -16,6 +16,7 @@ namespace NORMKIT_ISA {
 #include "../kernels/rows.inl"
 #include "../kernels/layer_norm.inl"
 #include "../kernels/rms_norm.inl"
+#include "../kernels/batch_norm.inl"
 }  // namespace NORMKIT_ISA
 
 #define NORMKIT_STRINGIFY2(x) #x
@@ -27,5 +28,11 @@ extern const KernelTable NORMKIT_ISA_TABLE = {
     NORMKIT_ISA::layer_norm_backward,
     NORMKIT_ISA::rms_norm_forward,
     NORMKIT_ISA::rms_norm_backward,
+    NORMKIT_ISA::batch_norm_forward,
+    NORMKIT_ISA::batch_norm_backward,
+    NORMKIT_ISA::batch_norm_stats,
+    NORMKIT_ISA::batch_norm_elemt,
+    NORMKIT_ISA::batch_norm_backward_reduce,
+    NORMKIT_ISA::batch_norm_backward_elemt,
 };
 }  // namespace normkit

@@ -3,5 +3,11 @@
 import type { Kernels } from '../kernels';
 import { layerNorm, layerNormBackward } from './layerNorm';
 import { rmsNorm, rmsNormBackward } from './rmsNorm';
+import * as bn from './batchNorm';
 
-export const jsKernels: Kernels = { layerNorm, layerNormBackward, rmsNorm, rmsNormBackward };
+export const jsKernels: Kernels = {
+  layerNorm, layerNormBackward, rmsNorm, rmsNormBackward,
+  batchNorm: bn.batchNorm, batchNormBackward: bn.batchNormBackward, batchNormStats: bn.batchNormStats,
+  batchNormElemt: bn.batchNormElemt, batchNormBackwardReduce: bn.batchNormBackwardReduce,
+  batchNormBackwardElemt: bn.batchNormBackwardElemt,
+};
