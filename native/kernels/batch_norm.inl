@@ -142,11 +142,10 @@ inline void column_stats(const float* x, size_t rows, size_t C, size_t j0, size_
   double su[kChunk], sv[kChunk];
   // The shift: the mean of the first rows, near the column's mean unless the rows are sorted (checked).
   const size_t head = rows < 32 ? rows : 32;
-  for (size_t j = 0; j < w; ++j) {
-    double s = 0;
-    for (size_t r = 0; r < head; ++r) s += x[r * C + j0 + j];
-    shift[j] = float(s / double(head ? head : 1));
-  }
+  for (size_t j = 0; j < w; ++j) su[j] = 0;
+  for (size_t r = 0; r < head; ++r)  // row by row: contiguous reads
+    for (size_t j = 0; j < w; ++j) su[j] += x[r * C + j0 + j];
+  for (size_t j = 0; j < w; ++j) shift[j] = float(su[j] / double(head ? head : 1));
   auto vec = [&](size_t off, size_t jl, Vf& u, Vf& v) {
     const Vf d = sub(load(x + off), load(shift + jl));
     u = add(u, d);
