@@ -9,7 +9,7 @@ import { tfjsBatchNorm, tfjsLayerNorm, tfjsLayerNormBackward, tfjsRmsNorm, tfjsR
 import { ortBatchNormInference, ortLayerNorm, ortRmsNorm } from './peers/onnx';
 import { elementCount, nchw, rowsCols, type Layout, type ParsedShape } from './shapes';
 
-export type Arrays = Record<string, Float32Array>;
+export type Arrays = Record<string, Float32Array | Float64Array>;
 
 /** A peer library's version of an op on given inputs, ready to run repeatedly. */
 export interface PeerCase {
@@ -204,17 +204,7 @@ const rmsNormBackward = defineOp<RowBackwardInputs, { gradInput: Float32Array; g
 // interface describes (modelled on layerNorm's: positional input and shape, options with `out`), and stay
 // off (unavailable(): the function is missing) until the package exports it. AFTER MERGING: check each
 // signature and option name against src/ops/batchNorm.ts and src/ops/groupNorm.ts and fix the calls here.
-interface ExpectedNormApi {
-  // batchNorm(input, inputShape, { weight, bias, runningMean, runningVar, training, momentum, eps,
-  //   channelsLast, out: { output, saveMean, saveInvstd } }) -> { output, saveMean, saveInvstd }
-  batchNorm?(input: Float32Array, inputShape: number[], options: object): { output: Float32Array; saveMean: Float32Array; saveInvstd: Float32Array };
-  // batchNormBackward(gradOutput, input, inputShape, { saveMean, saveInvstd, weight, channelsLast,
-  //   out: { gradInput, gradWeight, gradBias } }) -> { gradInput, gradWeight, gradBias }
-  batchNormBackward?(gradOutput: Float32Array, input: Float32Array, inputShape: number[], options: object): unknown;
-}
-const expected = nk as unknown as ExpectedNormApi;
-const missing = (fn: keyof ExpectedNormApi) => () =>
-  typeof expected[fn] === 'function' ? null : `normkit.${fn} is not in this build yet`;
+const bnLayout = (i: { channelsLast: boolean; dims: number[] }) => (i.channelsLast && i.dims.length > 2 ? 'NHWC' : 'NCHW') as 'NCHW' | 'NHWC';
 
 const CHANNEL_SHAPES = {
   quick: ['nchw:8x256x28x28', '256x512'],
@@ -247,19 +237,18 @@ function channelInputs(shape: ParsedShape, rand: Rng): ChannelInputs {
 // 2-D input [N, C] is both layouts: channels are the last axis (PyTorch's BatchNorm1d).
 const tfChannelsLast = (i: ChannelInputs) => i.channelsLast || i.dims.length === 2;
 
-interface BatchNormOut extends Arrays { output: Float32Array; saveMean: Float32Array; saveInvstd: Float32Array }
+interface BatchNormOut extends Arrays { output: Float32Array; saveMean: Float64Array; saveInvstd: Float32Array }
 
 const batchNormTraining = defineOp<ChannelInputs, BatchNormOut>({
   name: 'batchNormTraining', family: 'BatchNorm', pass: 'training forward', shapes: CHANNEL_SHAPES, layouts: ['rows', 'nchw', 'nhwc'],
-  unavailable: missing('batchNorm'),
   // Running statistics are updated in place by training: each call gets the same fresh copies would
   // cost a copy per call, so the benchmark lets them drift (the output does not depend on them).
   build: (shape, rand) => channelInputs(shape, rand),
-  allocate: (i) => ({ output: new Float32Array(i.n), saveMean: new Float32Array(i.c), saveInvstd: new Float32Array(i.c) }),
+  allocate: (i) => ({ output: new Float32Array(i.n), saveMean: new Float64Array(i.c), saveInvstd: new Float32Array(i.c) }),
   call: (i, out) => {
-    expected.batchNorm!(i.x, i.dims, { weight: i.weight, bias: i.bias, runningMean: i.runningMean, runningVar: i.runningVar, training: true, eps: i.eps, channelsLast: i.channelsLast, out });
+    nk.batchNorm(i.x, i.dims, { weight: i.weight, bias: i.bias, runningMean: i.runningMean, runningVar: i.runningVar, training: true, eps: i.eps, layout: bnLayout(i), out });
   },
-  callAllocating: (i) => expected.batchNorm!(i.x, i.dims, { weight: i.weight, bias: i.bias, runningMean: i.runningMean, runningVar: i.runningVar, training: true, eps: i.eps, channelsLast: i.channelsLast }),
+  callAllocating: (i) => nk.batchNorm(i.x, i.dims, { weight: i.weight, bias: i.bias, runningMean: i.runningMean, runningVar: i.runningVar, training: true, eps: i.eps, layout: bnLayout(i) }),
   // Two reads of x are needed (statistics, then normalize) unless it stays in cache: the minimum is one.
   bytes: (i) => F32 * (2 * i.n + 8 * i.c),
   tolerance: 1e-5,
@@ -268,13 +257,12 @@ const batchNormTraining = defineOp<ChannelInputs, BatchNormOut>({
 
 const batchNormInference = defineOp<ChannelInputs, { output: Float32Array }>({
   name: 'batchNormInference', family: 'BatchNorm', pass: 'inference forward', shapes: CHANNEL_SHAPES, layouts: ['rows', 'nchw', 'nhwc'],
-  unavailable: missing('batchNorm'),
   build: (shape, rand) => channelInputs(shape, rand),
   allocate: (i) => ({ output: new Float32Array(i.n) }),
   call: (i, out) => {
-    expected.batchNorm!(i.x, i.dims, { weight: i.weight, bias: i.bias, runningMean: i.runningMean, runningVar: i.runningVar, training: false, eps: i.eps, channelsLast: i.channelsLast, out });
+    nk.batchNorm(i.x, i.dims, { weight: i.weight, bias: i.bias, runningMean: i.runningMean, runningVar: i.runningVar, training: false, eps: i.eps, layout: bnLayout(i), out });
   },
-  callAllocating: (i) => expected.batchNorm!(i.x, i.dims, { weight: i.weight, bias: i.bias, runningMean: i.runningMean, runningVar: i.runningVar, training: false, eps: i.eps, channelsLast: i.channelsLast }),
+  callAllocating: (i) => nk.batchNorm(i.x, i.dims, { weight: i.weight, bias: i.bias, runningMean: i.runningMean, runningVar: i.runningVar, training: false, eps: i.eps, layout: bnLayout(i) }),
   bytes: (i) => F32 * (2 * i.n + 4 * i.c),
   tolerance: 1e-5,
   peers: {
@@ -287,21 +275,20 @@ const batchNormInference = defineOp<ChannelInputs, { output: Float32Array }>({
   },
 });
 
-interface ChannelBackwardInputs extends ChannelInputs { dy: Float32Array; saveMean: Float32Array; saveInvstd: Float32Array }
+interface ChannelBackwardInputs extends ChannelInputs { dy: Float32Array; saveMean: Float64Array; saveInvstd: Float32Array }
 
 const batchNormBackward = defineOp<ChannelBackwardInputs, { gradInput: Float32Array; gradWeight: Float32Array; gradBias: Float32Array }>({
   name: 'batchNormBackward', family: 'BatchNorm', pass: 'training backward', shapes: CHANNEL_SHAPES, layouts: ['rows', 'nchw', 'nhwc'],
-  unavailable: missing('batchNormBackward'),
   build: (shape, rand) => {
     const i = channelInputs(shape, rand);
-    const { saveMean, saveInvstd } = expected.batchNorm!(i.x, i.dims, { weight: i.weight, bias: i.bias, training: true, eps: i.eps, channelsLast: i.channelsLast });
+    const { saveMean, saveInvstd } = nk.batchNorm(i.x, i.dims, { weight: i.weight, bias: i.bias, training: true, eps: i.eps, layout: bnLayout(i) });
     return { ...i, dy: rand.normals(i.n), saveMean, saveInvstd };
   },
   allocate: (i) => ({ gradInput: new Float32Array(i.n), gradWeight: new Float32Array(i.c), gradBias: new Float32Array(i.c) }),
   call: (i, out) => {
-    expected.batchNormBackward!(i.dy, i.x, i.dims, { saveMean: i.saveMean, saveInvstd: i.saveInvstd, weight: i.weight, channelsLast: i.channelsLast, out });
+    nk.batchNormBackward(i.dy, i.x, i.dims, { saveMean: i.saveMean, saveInvstd: i.saveInvstd, weight: i.weight, layout: bnLayout(i), out });
   },
-  callAllocating: (i) => expected.batchNormBackward!(i.dy, i.x, i.dims, { saveMean: i.saveMean, saveInvstd: i.saveInvstd, weight: i.weight, channelsLast: i.channelsLast }),
+  callAllocating: (i) => nk.batchNormBackward(i.dy, i.x, i.dims, { saveMean: i.saveMean, saveInvstd: i.saveInvstd, weight: i.weight, layout: bnLayout(i) }),
   bytes: (i) => F32 * (3 * i.n + 5 * i.c),
   tolerance: 1e-4,
 });

@@ -15,3 +15,13 @@ export type {
   InstanceNormOptions,
 } from './ops/groupNorm';
 export type { Layout } from './validate';
+export { BATCH_NORM_DEFAULTS, batchNorm, batchNormAsync, batchNormBackward, batchNormBackwardAsync } from './ops/batchNorm';
+export type { BatchNormBackwardOptions, BatchNormConventions, BatchNormGrads, BatchNormLayout, BatchNormOptions, BatchNormResult } from './ops/batchNorm';
+export {
+  batchNormBackwardElemt, batchNormBackwardElemtAsync, batchNormBackwardReduce, batchNormBackwardReduceAsync, batchNormElemt,
+  batchNormElemtAsync, batchNormGatherStats, batchNormStats, batchNormStatsAsync,
+} from './ops/syncBatchNorm';
+export type {
+  BatchNormBackwardElemtOptions, BatchNormBackwardReduceOptions, BatchNormBackwardReduceResult, BatchNormElemtOptions,
+  BatchNormGatherOptions, BatchNormGatherResult, BatchNormStatsResult,
+} from './ops/syncBatchNorm';

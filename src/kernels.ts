@@ -6,6 +6,7 @@
 // gradients that are not wanted.
 
 type F32 = Float32Array;
+type F64 = Float64Array;
 
 export interface Kernels {
   layerNorm(rows: number, cols: number, input: F32, weight: F32 | null, bias: F32 | null, eps: number,
@@ -21,6 +22,19 @@ export interface Kernels {
   groupNormBackward(batch: number, channels: number, spatial: number, groups: number, channelsLast: boolean,
     gradOutput: F32, input: F32, mean: F32, rstd: F32, weight: F32 | null,
     gradInput: F32 | null, gradWeight: F32 | null, gradBias: F32 | null): void;
+  // BatchNorm: (n, c, s, channelsLast) describe [N, C, S] or [N, S, C] data; means and sums are Float64Arrays.
+  batchNorm(n: number, c: number, s: number, channelsLast: boolean, input: F32, weight: F32 | null, bias: F32 | null,
+    runningMean: F32 | null, runningVar: F32 | null, training: boolean, momentum: number, eps: number,
+    unbiasedRunningVar: boolean, output: F32, saveMean: F64, saveInvstd: F32): void;
+  batchNormBackward(n: number, c: number, s: number, channelsLast: boolean, gradOutput: F32, input: F32, mean: F64,
+    invstd: F32, weight: F32 | null, training: boolean, gradInput: F32 | null, gradWeight: F32 | null, gradBias: F32 | null): void;
+  batchNormStats(n: number, c: number, s: number, channelsLast: boolean, input: F32, mean: F64, m2: F64): void;
+  batchNormElemt(n: number, c: number, s: number, channelsLast: boolean, input: F32, mean: F64, invstd: F32,
+    weight: F32 | null, bias: F32 | null, output: F32): void;
+  batchNormBackwardReduce(n: number, c: number, s: number, channelsLast: boolean, gradOutput: F32, input: F32, mean: F64,
+    invstd: F32, sumDy: F64 | null, sumDyXmu: F64 | null, gradWeight: F32 | null, gradBias: F32 | null): void;
+  batchNormBackwardElemt(n: number, c: number, s: number, channelsLast: boolean, gradOutput: F32, input: F32, mean: F64,
+    invstd: F32, weight: F32 | null, sumDy: F64, sumDyXmu: F64, count: number, gradInput: F32): void;
 }
 
 export type KernelName = keyof Kernels;

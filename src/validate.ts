@@ -132,7 +132,7 @@ export function options<T extends object>(fn: string, value: unknown): Partial<T
  * `names[i]` names `arrays[i]`; the first `outputs` entries are the outputs; `inPlace` = [output, input]
  * indices of the one allowed exact alias. (Arrays, not objects: this runs on every call.)
  */
-export function noOverlap(fn: string, names: readonly string[], arrays: readonly (Float32Array | null)[], outputs: number, inPlace?: readonly [number, number]): void {
+export function noOverlap(fn: string, names: readonly string[], arrays: readonly (Float32Array | Float64Array | null)[], outputs: number, inPlace?: readonly [number, number]): void {
   // Reading each array's .buffer costs more than every other check of a small call put together, and the
   // native binding makes this same check (same names, same message) before any kernel runs: so here it
   // runs only for the TypeScript backend.
@@ -157,29 +157,74 @@ export function noOverlap(fn: string, names: readonly string[], arrays: readonly
 export type Layout = 'NCHW' | 'NHWC';
 
 export function layout(fn: string, name: string, value: unknown): Layout {
-  if (value === undefined) return 'NCHW';
-  if (value !== 'NCHW' && value !== 'NHWC')
-    fail(fn, name, "'NCHW' or 'NHWC'", typeof value === 'string' ? `'${value}'` : describe(value), 'type');
+  return oneOf(fn, name, value, ['NCHW', 'NHWC'] as const, 'NCHW');
+}
+
+// ---- BatchNorm (and anything else with per-channel statistics in double)
+
+/** A Float64Array of exactly `length` elements. */
+export function float64(fn: string, name: string, value: unknown, length: number, what: string): Float64Array {
+  if (!(value instanceof Float64Array)) fail(fn, name, 'a Float64Array', describe(value), 'type');
+  if (value.length !== length) fail(fn, name, `a Float64Array of length ${length} (${what})`, `length ${value.length}`, 'range');
+  return value;
+}
+
+/** Per-channel means: a Float64Array, or a Float32Array (widened to a new Float64Array). */
+export function means(fn: string, name: string, value: unknown, length: number, what: string): Float64Array {
+  if (value instanceof Float32Array) return Float64Array.from(float32(fn, name, value, length, what));
+  if (!(value instanceof Float64Array)) fail(fn, name, 'a Float64Array (or Float32Array)', describe(value), 'type');
+  return float64(fn, name, value, length, what);
+}
+
+/** The caller's Float64Array output if given (checked), else a new zeroed one. */
+export function output64(fn: string, name: string, given: unknown, length: number, what: string): Float64Array {
+  if (given === undefined || given === null) return new Float64Array(length);
+  return float64(fn, name, given, length, what);
+}
+
+/** One of a fixed set of strings. */
+export function oneOf<T extends string>(fn: string, name: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !allowed.includes(value as T))
+    fail(fn, name, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, typeof value === 'string' ? `'${value}'` : describe(value), typeof value === 'string' ? 'range' : 'type');
+  return value as T;
+}
+
+/** A number in [lo, hi]. */
+export function numberIn(fn: string, name: string, value: unknown, lo: number, hi: number): number {
+  if (typeof value !== 'number') fail(fn, name, 'a number', describe(value), 'type');
+  if (!(value >= lo && value <= hi)) fail(fn, name, `a number in [${lo}, ${hi}]`, String(value), 'range');
+  return value;
+}
+
+/** An integer >= min. */
+export function integerAtLeast(fn: string, name: string, value: unknown, min: number): number {
+  if (typeof value !== 'number') fail(fn, name, 'a number', describe(value), 'type');
+  if (!Number.isSafeInteger(value) || value < min) fail(fn, name, `an integer >= ${min}`, String(value), 'range');
   return value;
 }
 
 /**
- * Reads a [N, C, *spatial] (NCHW) or [N, *spatial, C] (NHWC) inputShape with C split into numGroups groups
- * (PyTorch's group_norm): C must be a multiple of numGroups. Spatial dims may be none ([N, C]).
+ * A channel-wise op's input shape, listed in memory order: [N, C, *spatial] for 'NCHW', [N, *spatial, C] for
+ * 'NHWC' (at least [N, C]). Returns n, c and s = the product of the spatial dims.
  */
-export function groupedShape(fn: string, inputShape: unknown, numGroups: unknown, lay: Layout, inputLength: number) {
+export function channelShape(fn: string, inputShape: unknown, inputLength: number, lay: Layout): { n: number; c: number; s: number } {
   const size = shape(fn, 'inputShape', inputShape, { minRank: 2 });
   const dims = inputShape as number[];
-  const batch = dims[0];
-  const channels = lay === 'NCHW' ? dims[1] : dims[dims.length - 1];
+  if (size !== inputLength)
+    fail(fn, 'input', `a Float32Array of length ${size} (the product of inputShape)`, `length ${inputLength}`, 'range');
   const spatial = lay === 'NCHW' ? dims.slice(2) : dims.slice(1, -1);
+  return { n: dims[0], c: lay === 'NCHW' ? dims[1] : dims[dims.length - 1], s: spatial.reduce((a, b) => a * b, 1) };
+}
+
+/** channelShape() with C split into numGroups groups (PyTorch's group_norm): C must be a multiple of numGroups. */
+export function groupedShape(fn: string, inputShape: unknown, numGroups: unknown, lay: Layout, inputLength: number) {
+  const { n, c, s } = channelShape(fn, inputShape, inputLength, lay);
   if (typeof numGroups !== 'number') fail(fn, 'numGroups', 'a number', describe(numGroups), 'type');
   if (!Number.isInteger(numGroups) || numGroups < 1)
     fail(fn, 'numGroups', 'a positive integer', String(numGroups), 'range');
-  if (channels % numGroups !== 0)
-    fail(fn, 'numGroups', `a divisor of the channel count ${channels} (inputShape[${lay === 'NCHW' ? 1 : dims.length - 1}], layout ${lay})`,
+  if (c % numGroups !== 0)
+    fail(fn, 'numGroups', `a divisor of the channel count ${c} (inputShape[${lay === 'NCHW' ? 1 : (inputShape as number[]).length - 1}], layout ${lay})`,
       String(numGroups), 'range');
-  if (size !== inputLength)
-    fail(fn, 'input', `a Float32Array of length ${size} (the product of inputShape)`, `length ${inputLength}`, 'range');
-  return { batch, channels, spatial: spatial.reduce((a, b) => a * b, 1), groups: numGroups, channelsLast: lay === 'NHWC' };
+  return { batch: n, channels: c, spatial: s, groups: numGroups, channelsLast: lay === 'NHWC' };
 }

@@ -55,9 +55,29 @@ class Args {
     return b;
   }
 
+  // A finite number in [lo, hi], kept in double.
+  double number_in(const char* name, double lo, double hi) {
+    const double d = number(name, "a number");
+    if (!(d >= lo && d <= hi))
+      throw range_error(name, "a number in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " +
+                                  std::to_string(d));
+    return d;
+  }
+
   // A condition between arguments already read (e.g. groups dividing channels); RangeError otherwise.
   void require(bool ok, const char* name, const std::string& expected) const {
     if (!ok) throw range_error(name, expected);
+  }
+
+  // Float64Array arguments (per-channel statistics that must not lose precision).
+  const double* input_f64(const char* name, size_t length) {
+    return static_cast<const double*>(typed(name, length, false, false, nullptr, napi_float64_array, sizeof(double)));
+  }
+  double* output_f64(const char* name, size_t length) {
+    return static_cast<double*>(typed(name, length, false, true, nullptr, napi_float64_array, sizeof(double)));
+  }
+  double* optional_output_f64(const char* name, size_t length) {
+    return static_cast<double*>(typed(name, length, true, true, nullptr, napi_float64_array, sizeof(double)));
   }
 
   const float* input(const char* name, size_t length) { return array(name, length, false, false, nullptr); }
@@ -99,6 +119,7 @@ class Args {
   }
 
   const BufferUse* buffers() const { return buffers_; }
+  Napi::Env env() const { return info_.Env(); }
   size_t buffer_count() const { return count_; }
 
  private:
@@ -119,6 +140,12 @@ class Args {
   // Raw Node-API calls here: this runs for every array of every call, and the C++ wrappers would ask V8
   // for the same typed-array facts several times over.
   float* array(const char* name, size_t length, bool optional, bool written, const char* may_alias) {
+    return static_cast<float*>(typed(name, length, optional, written, may_alias, napi_float32_array, sizeof(float)));
+  }
+
+  void* typed(const char* name, size_t length, bool optional, bool written, const char* may_alias,
+              napi_typedarray_type want, size_t element_bytes) {
+    const char* kind = want == napi_float64_array ? "a Float64Array" : "a Float32Array";
     const napi_value v = next(name);
     if (optional) {
       napi_valuetype t;
@@ -129,22 +156,21 @@ class Args {
     napi_is_typedarray(env_, v, &is_typed_array);
     napi_typedarray_type type;
     size_t got = 0;
-    void* data = nullptr;
+    void* data = nullptr;  // from the view itself, so that SharedArrayBuffer-backed arrays work too
     napi_value array_buffer;
-    if (!is_typed_array ||
-        napi_get_typedarray_info(env_, v, &type, &got, &data, &array_buffer, nullptr) != napi_ok ||
-        type != napi_float32_array)
-      throw type_error(name, optional ? "a Float32Array, null or undefined" : "a Float32Array");
+    if (!is_typed_array || napi_get_typedarray_info(env_, v, &type, &got, &data, &array_buffer, nullptr) != napi_ok ||
+        type != want)
+      throw type_error(name, optional ? std::string(kind) + ", null or undefined" : std::string(kind));
     if (got != length) {
       bool detached = false;
       napi_is_detached_arraybuffer(env_, array_buffer, &detached);
-      throw range_error(name, detached ? "a Float32Array whose buffer is not detached (transferred)"
-                                       : "a Float32Array of length " + std::to_string(length) + ", got " +
+      throw range_error(name, detached ? std::string(kind) + " whose buffer is not detached (transferred)"
+                                       : std::string(kind) + " of length " + std::to_string(length) + ", got " +
                                              std::to_string(got));
     }
     if (count_ == kMaxBuffers) throw Napi::Error::New(env_, "normkit: too many array arguments");
-    buffers_[count_++] = {name, v, data, length * sizeof(float), written, may_alias};
-    return static_cast<float*>(data);
+    buffers_[count_++] = {name, v, data, length * element_bytes, written, may_alias};
+    return data;
   }
 
   std::string message(const char* name, const std::string& expected) const {

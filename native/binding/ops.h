@@ -145,6 +145,155 @@ struct GroupNormBackwardOp {
   static void run(const KernelTable& k, const Params& p) { k.group_norm_backward(p); }
 };
 
+// ---- BatchNorm. Every op starts with the tensor's shape: (n, c, s, channelsLast), s = the product of the
+// spatial dims. Means, M2s and gradient sums are Float64Arrays (they must not lose precision); the rest
+// Float32Arrays.
+inline BatchNormShape parse_bn_shape(Args& in, size_t* total) {
+  BatchNormShape sh{};
+  sh.n = in.dim("n");
+  sh.c = in.dim("c");
+  sh.s = in.dim("s");
+  sh.channels_last = in.boolean("channelsLast");
+  *total = in.product(in.product(sh.n, sh.c, "n * c"), sh.s, "n * c * s");
+  return sh;
+}
+
+// batchNorm(n, c, s, channelsLast, input, weight?, bias?, runningMean?, runningVar?, training, momentum, eps,
+//           unbiasedRunningVar, output, saveMean, saveInvstd)
+struct BatchNormForwardOp {
+  static constexpr const char* kName = "batchNorm";
+  using Params = BatchNormForward;
+  static Params parse(Args& in) {
+    Params p{};
+    size_t total;
+    p.shape = parse_bn_shape(in, &total);
+    const size_t c = p.shape.c;
+    p.x = in.input("input", total);
+    p.weight = in.optional_input("weight", c);
+    p.bias = in.optional_input("bias", c);
+    p.running_mean = in.optional_output("runningMean", c);
+    p.running_var = in.optional_output("runningVar", c);
+    p.training = in.boolean("training");
+    p.momentum = in.number_in("momentum", 0, 1);
+    p.eps = in.non_negative("eps");
+    p.unbiased_running_var = in.boolean("unbiasedRunningVar");
+    p.y = in.output("out.output", total, "input");
+    p.save_mean = in.output_f64("out.saveMean", c);
+    p.save_invstd = in.output("out.saveInvstd", c);
+    if (!p.training && (!p.running_mean || !p.running_var))
+      throw Napi::TypeError::New(in.env(), "normkit.batchNorm: inference (training false) needs 'runningMean' and 'runningVar'");
+    return p;
+  }
+  static void run(const KernelTable& k, const Params& p) { k.batch_norm_forward(p); }
+};
+
+// batchNormBackward(n, c, s, channelsLast, gradOutput, input, mean, invstd, weight?, training, gradInput?,
+//                   gradWeight?, gradBias?)
+struct BatchNormBackwardOp {
+  static constexpr const char* kName = "batchNormBackward";
+  using Params = BatchNormBackward;
+  static Params parse(Args& in) {
+    Params p{};
+    size_t total;
+    p.shape = parse_bn_shape(in, &total);
+    const size_t c = p.shape.c;
+    p.dy = in.input("gradOutput", total);
+    p.x = in.input("input", total);
+    p.mean = in.input_f64("options.saveMean", c);
+    p.invstd = in.input("options.saveInvstd", c);
+    p.weight = in.optional_input("options.weight", c);
+    p.training = in.boolean("training");
+    p.dx = in.optional_output("out.gradInput", total);
+    p.dweight = in.optional_output("out.gradWeight", c);
+    p.dbias = in.optional_output("out.gradBias", c);
+    return p;
+  }
+  static void run(const KernelTable& k, const Params& p) { k.batch_norm_backward(p); }
+};
+
+// batchNormStats(n, c, s, channelsLast, input, mean, m2)
+struct BatchNormStatsOp {
+  static constexpr const char* kName = "batchNormStats";
+  using Params = BatchNormStats;
+  static Params parse(Args& in) {
+    Params p{};
+    size_t total;
+    p.shape = parse_bn_shape(in, &total);
+    p.x = in.input("input", total);
+    p.mean = in.output_f64("out.mean", p.shape.c);
+    p.m2 = in.output_f64("out.m2", p.shape.c);
+    return p;
+  }
+  static void run(const KernelTable& k, const Params& p) { k.batch_norm_stats(p); }
+};
+
+// batchNormElemt(n, c, s, channelsLast, input, mean, invstd, weight?, bias?, output)
+struct BatchNormElemtOp {
+  static constexpr const char* kName = "batchNormElemt";
+  using Params = BatchNormElemt;
+  static Params parse(Args& in) {
+    Params p{};
+    size_t total;
+    p.shape = parse_bn_shape(in, &total);
+    const size_t c = p.shape.c;
+    p.x = in.input("input", total);
+    p.mean = in.input_f64("mean", c);
+    p.invstd = in.input("invstd", c);
+    p.weight = in.optional_input("weight", c);
+    p.bias = in.optional_input("bias", c);
+    p.y = in.output("out.output", total, "input");
+    return p;
+  }
+  static void run(const KernelTable& k, const Params& p) { k.batch_norm_elemt(p); }
+};
+
+// batchNormBackwardReduce(n, c, s, channelsLast, gradOutput, input, mean, invstd, sumDy?, sumDyXmu?,
+//                         gradWeight?, gradBias?)
+struct BatchNormBackwardReduceOp {
+  static constexpr const char* kName = "batchNormBackwardReduce";
+  using Params = BatchNormBackwardReduce;
+  static Params parse(Args& in) {
+    Params p{};
+    size_t total;
+    p.shape = parse_bn_shape(in, &total);
+    const size_t c = p.shape.c;
+    p.dy = in.input("gradOutput", total);
+    p.x = in.input("input", total);
+    p.mean = in.input_f64("mean", c);
+    p.invstd = in.input("invstd", c);
+    p.sum_dy = in.optional_output_f64("out.sumDy", c);
+    p.sum_dy_xmu = in.optional_output_f64("out.sumDyXmu", c);
+    p.dweight = in.optional_output("out.gradWeight", c);
+    p.dbias = in.optional_output("out.gradBias", c);
+    return p;
+  }
+  static void run(const KernelTable& k, const Params& p) { k.batch_norm_backward_reduce(p); }
+};
+
+// batchNormBackwardElemt(n, c, s, channelsLast, gradOutput, input, mean, invstd, weight?, sumDy, sumDyXmu,
+//                        count, gradInput)
+struct BatchNormBackwardElemtOp {
+  static constexpr const char* kName = "batchNormBackwardElemt";
+  using Params = BatchNormBackwardElemt;
+  static Params parse(Args& in) {
+    Params p{};
+    size_t total;
+    p.shape = parse_bn_shape(in, &total);
+    const size_t c = p.shape.c;
+    p.dy = in.input("gradOutput", total);
+    p.x = in.input("input", total);
+    p.mean = in.input_f64("mean", c);
+    p.invstd = in.input("invstd", c);
+    p.weight = in.optional_input("weight", c);
+    p.sum_dy = in.input_f64("sumDy", c);
+    p.sum_dy_xmu = in.input_f64("sumDyXmu", c);
+    p.count = in.number_in("count", 1, 9007199254740992.0);
+    p.dx = in.output("out.gradInput", total);
+    return p;
+  }
+  static void run(const KernelTable& k, const Params& p) { k.batch_norm_backward_elemt(p); }
+};
+
 // Every op, for registration (addon.cpp exports NAME and NAMEAsync for each).
 #define NORMKIT_FOR_EACH_OP(X) \
   X(LayerNormForwardOp)        \
@@ -152,6 +301,12 @@ struct GroupNormBackwardOp {
   X(RmsNormForwardOp)          \
   X(RmsNormBackwardOp)         \
   X(GroupNormForwardOp)        \
-  X(GroupNormBackwardOp)
+  X(GroupNormBackwardOp)       \
+  X(BatchNormForwardOp)         \
+  X(BatchNormBackwardOp)        \
+  X(BatchNormStatsOp)           \
+  X(BatchNormElemtOp)           \
+  X(BatchNormBackwardReduceOp)  \
+  X(BatchNormBackwardElemtOp)
 
 }  // namespace normkit

@@ -17,6 +17,7 @@ namespace NORMKIT_ISA {
 #include "../kernels/layer_norm.inl"
 #include "../kernels/rms_norm.inl"
 #include "../kernels/group_norm.inl"
+#include "../kernels/batch_norm.inl"
 }  // namespace NORMKIT_ISA
 
 #define NORMKIT_STRINGIFY2(x) #x
@@ -30,5 +31,11 @@ extern const KernelTable NORMKIT_ISA_TABLE = {
     NORMKIT_ISA::rms_norm_backward,
     NORMKIT_ISA::group_norm_forward,
     NORMKIT_ISA::group_norm_backward,
+    NORMKIT_ISA::batch_norm_forward,
+    NORMKIT_ISA::batch_norm_backward,
+    NORMKIT_ISA::batch_norm_stats,
+    NORMKIT_ISA::batch_norm_elemt,
+    NORMKIT_ISA::batch_norm_backward_reduce,
+    NORMKIT_ISA::batch_norm_backward_elemt,
 };
 }  // namespace normkit

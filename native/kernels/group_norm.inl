@@ -18,34 +18,6 @@ constexpr size_t kUnitChannels = 128;                    // channels of a channe
 constexpr size_t kFlushEvery = 64;                       // positions summed in float before adding into double
 constexpr size_t kAhead = 8;                             // positions prefetched ahead in channels-last sweeps
 
-// out = (x - m) * s + b, and for backward (kGrad) out = dy * a + (x - m) * s + b; over n contiguous floats,
-// prefetching the same span of the next block's x (and dy). With kStream, the first `peel` elements are stored
-// one by one, the rest streamed (see streaming_plan()).
-template <bool kGrad, bool kStream>
-inline void affine_run(const float* x, const float* dy, float* out, size_t n, float m, float s, float b,
-                       float a, const float* next, const float* next_dy, size_t peel = 0) {
-  auto one = [&](size_t j) {
-    float v = (x[j] - m) * s + b;
-    if constexpr (kGrad) v += dy[j] * a;
-    out[j] = v;
-  };
-  const Vf vm = set1(m), vs = set1(s), vb = set1(b), va = set1(a);
-  size_t j = 0;
-  if constexpr (kStream)
-    for (; j < peel; ++j) one(j);
-  for (; j + kLanes <= n; j += kLanes) {
-    prefetch_next(next + j);
-    if constexpr (kGrad) prefetch_next(next_dy + j);
-    Vf v = muladd(sub(load(x + j), vm), vs, vb);
-    if constexpr (kGrad) v = muladd(load(dy + j), va, v);
-    if constexpr (kStream)
-      stream(out + j, v);
-    else
-      store(out + j, v);
-  }
-  for (; j < n; ++j) one(j);
-}
-
 // Σ dy and Σ dy·(x - m) over n contiguous floats.
 struct GradSums {
   double dy, dy_xm;
@@ -87,8 +59,7 @@ void group_norm_forward_nchw(const GroupNormForward& a, size_t S) {
       for (size_t i = 0; i < cg; ++i) {
         const float scale = a.weight ? rstd * a.weight[c0 + i] : rstd;
         const float shift = (a.bias ? a.bias[c0 + i] : 0.0f) - mean.lo * scale;
-        affine_run<false, stream_y.value>(x + i * S, nullptr, y + i * S, S, mean.hi, scale, shift, 0.0f,
-                                          next + i * S, nullptr, plan.peel);
+        affine_run<stream_y.value>(x + i * S, y + i * S, S, mean.hi, scale, shift, next + i * S);
       }
     }
   }, plan.streaming);
@@ -124,8 +95,8 @@ void group_norm_backward_nchw(const GroupNormBackward& a, size_t S) {
     const float* next_dy = last ? dy : dy + len;
     for (size_t i = 0; i < cg; ++i) {
       const float scale = a.weight ? rstd * a.weight[c0 + i] : rstd;
-      affine_run<true, false>(x + i * S, dy + i * S, a.dx + k * len + i * S, S, mean, -k2, -k1, scale,
-                              next + i * S, next_dy + i * S);
+      affine_grad_run<true, false>(dy + i * S, x + i * S, a.dx + k * len + i * S, S, scale, mean, k2, k1,
+                                   next_dy + i * S, next + i * S);
     }
   }
 }

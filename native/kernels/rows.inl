@@ -188,3 +188,51 @@ inline StreamPlan streaming_plan(const float* y, size_t rows, size_t n, size_t a
   const size_t peel = misalign ? (kStreamAlign - misalign) / sizeof(float) : 0;
   return {true, peel < n ? peel : n};
 }
+
+// True when p is aligned for this ISA's streaming stores.
+inline bool stream_aligned(const float* p) { return reinterpret_cast<uintptr_t>(p) % kStreamAlign == 0; }
+
+// The normalise step of the channel-wise ops (GroupNorm, BatchNorm): out = (x - hi) * a + b over a run of
+// n contiguous floats, prefetching the same span of `next`. With kStream, scalar steps first bring `out` to
+// the alignment streaming stores need.
+template <bool kStream>
+inline void affine_run(const float* x, float* out, size_t n, float hi, float a, float b, const float* next) {
+  const Vf vhi = set1(hi), va = set1(a), vb = set1(b);
+  size_t j = 0;
+  if constexpr (kStream)
+    for (; j < n && !stream_aligned(out + j); ++j) out[j] = (x[j] - hi) * a + b;
+  for (; j + kLanes <= n; j += kLanes) {
+    prefetch_next(next + j);
+    const Vf v = muladd(sub(load(x + j), vhi), va, vb);
+    if constexpr (kStream)
+      stream(out + j, v);
+    else
+      store(out + j, v);
+  }
+  for (; j < n; ++j) out[j] = (x[j] - hi) * a + b;
+}
+
+// Their backward step: dx = dy * k - ((x - hi) * k2 + k1) over a run, prefetching the same span of next_dy
+// and next_x. Without kUseX, dx = dy * k and x is not read (inference-mode backward).
+template <bool kUseX, bool kStream>
+inline void affine_grad_run(const float* dy, const float* x, float* dx, size_t n, float k, float hi, float k2,
+                            float k1, const float* next_dy, const float* next_x) {
+  const Vf vk = set1(k), vhi = set1(hi), vk2 = set1(k2), vk1 = set1(k1);
+  auto one = [&](size_t j) { dx[j] = kUseX ? dy[j] * k - ((x[j] - hi) * k2 + k1) : dy[j] * k; };
+  size_t j = 0;
+  if constexpr (kStream)
+    for (; j < n && !stream_aligned(dx + j); ++j) one(j);
+  for (; j + kLanes <= n; j += kLanes) {
+    prefetch_next(next_dy + j);
+    Vf v = mul(load(dy + j), vk);
+    if constexpr (kUseX) {
+      prefetch_next(next_x + j);
+      v = sub(v, muladd(sub(load(x + j), vhi), vk2, vk1));
+    }
+    if constexpr (kStream)
+      stream(dx + j, v);
+    else
+      store(dx + j, v);
+  }
+  for (; j < n; ++j) one(j);
+}

@@ -1,0 +1,533 @@
+// BatchNorm forward and backward, and the SyncBatchNorm pieces, per channel over n * s elements.
+// Included inside an ISA namespace (see isa/implementation.inl): Vf, load, add, ... come from simd/<isa>.h,
+// split(), with_flags(), prefetch_next(), use_streaming_stores() and stream_aligned() from rows.inl.
+//
+// Channels-first ([N, C, S]): a channel is n blocks of s contiguous floats, c * s apart. Training works
+// channel by channel: the statistics pass brings the channel (401 KB for [32,64,56,56]) into L2, the
+// normalising pass reads it from there while prefetching the next channel, so each element makes one trip
+// from memory, as in a copy.
+// Channels-last ([N*S, C]): every channel's statistics need the whole tensor before any output can be
+// written, so training reads it twice: once for per-column sums (float SIMD across channels, over blocks of
+// rows that stay in cache across column tiles, merged in double after each block), once to normalise.
+//
+// Statistics are centred: sums of x - shift and their squares, with the shift close to the mean (checked,
+// and redone around the mean found when not; redone in double when float sums overflow). Means are
+// carried as double and applied as hi + lo floats (split()), so x - mean stays exact for large means.
+
+struct ChannelStats {
+  double mean;
+  double m2;  // sum of squared deviations from the mean
+};
+
+// Columns of a channels-last tensor handled together: their per-column arrays (stack) stay in L1.
+constexpr size_t kChunk = 1024;
+
+inline double bn_count(const BatchNormShape& sh) { return double(sh.n) * double(sh.s); }
+
+// Float accumulators are added into double after at most this many vector steps each, so that the float
+// rounding never piles up over long runs (a 3136-float block, or any run on the one-lane scalar ISA).
+constexpr size_t kFlushSteps = 32;
+
+// Adds the sums of d = x - shift and of d^2 over one contiguous run into c and q.
+inline void add_shifted_sums(const float* x, size_t len, float shift, double& c, double& q) {
+  const Vf s = set1(shift);
+  size_t i = 0;
+  while (i + kLanes <= len) {
+    Vf c0 = zero(), c1 = zero(), q0 = zero(), q1 = zero();
+    const size_t end = len - i > 2 * kLanes * kFlushSteps ? i + 2 * kLanes * kFlushSteps : len;
+    for (; i + 2 * kLanes <= end; i += 2 * kLanes) {
+      const Vf d0 = sub(load(x + i), s), d1 = sub(load(x + i + kLanes), s);
+      c0 = add(c0, d0);
+      c1 = add(c1, d1);
+      q0 = muladd(d0, d0, q0);
+      q1 = muladd(d1, d1, q1);
+    }
+    for (; i + kLanes <= end; i += kLanes) {
+      const Vf d0 = sub(load(x + i), s);
+      c0 = add(c0, d0);
+      q0 = muladd(d0, d0, q0);
+    }
+    c += reduce_add(add(c0, c1));
+    q += reduce_add(add(q0, q1));
+  }
+  for (; i < len; ++i) {
+    const double d = double(x[i] - shift);
+    c += d;
+    q += d * d;
+  }
+}
+
+// Mean and M2 from the sums about `shift`, and whether the shift was close enough (within one standard
+// deviation of the mean, so that q - c^2/n loses at most a bit) and nothing overflowed.
+inline bool finish_stats(double c, double q, double count, float shift, ChannelStats& st) {
+  const double cm = c / count;
+  st.mean = double(shift) + cm;
+  st.m2 = q - c * cm;
+  return cm * cm * count <= st.m2 && std::isfinite(st.m2);
+}
+
+// Channels-first: the statistics of channel ch, whose blocks start at first + b * stride.
+inline ChannelStats channel_stats(const float* first, size_t blocks, size_t stride, size_t len) {
+  const double count = double(blocks) * double(len);
+  auto pass = [&](float shift, ChannelStats& st) {
+    double c = 0, q = 0;
+    for (size_t b = 0; b < blocks; ++b) add_shifted_sums(first + b * stride, len, shift, c, q);
+    return finish_stats(c, q, count, shift, st);
+  };
+  const size_t head = len < 16 ? len : 16;
+  double s = 0;
+  for (size_t i = 0; i < head; ++i) s += first[i];
+  ChannelStats st;
+  if (!pass(float(s / double(head)), st) && !pass(float(st.mean), st)) {
+    // Overflow in float (|x| ~ 1e20), or NaN/Inf: two passes in double. NaN stays NaN.
+    double sum = 0;
+    for (size_t b = 0; b < blocks; ++b)
+      for (size_t i = 0; i < len; ++i) sum += first[b * stride + i];
+    const double mean = sum / count;
+    double c = 0, q = 0;
+    for (size_t b = 0; b < blocks; ++b)
+      for (size_t i = 0; i < len; ++i) {
+        const double d = double(first[b * stride + i]) - mean;
+        c += d;
+        q += d * d;
+      }
+    st = {mean + c / count, q - c * c / count};
+  }
+  if (st.m2 < 0) st.m2 = 0;  // rounding of a (near-)constant channel
+  return st;
+}
+
+// Channels-last: for each column j in [j0, j0 + w) of a [rows, C] matrix, adds the sums over all rows of
+// the pair (u, v) that `vec` accumulates for kLanes columns at once (and `one` for a single column, in
+// double) into su[j - j0], sv[j - j0]. Float accumulators over blocks of rows, merged in double.
+template <size_t V, typename Vec>
+inline void column_tile(size_t r0, size_t r1, size_t C, size_t j0, size_t j, double* su, double* sv, Vec& vec) {
+  Vf u[V], v[V];
+  for (size_t k = 0; k < V; ++k) u[k] = v[k] = zero();
+  for (size_t r = r0; r < r1; ++r) {
+    const size_t off = r * C + j0 + j;
+    for (size_t k = 0; k < V; ++k) vec(off + k * kLanes, j + k * kLanes, u[k], v[k]);
+  }
+  float tu[V * kLanes], tv[V * kLanes];
+  for (size_t k = 0; k < V; ++k) {
+    store(tu + k * kLanes, u[k]);
+    store(tv + k * kLanes, v[k]);
+  }
+  for (size_t l = 0; l < V * kLanes; ++l) {
+    su[j + l] += tu[l];
+    sv[j + l] += tv[l];
+  }
+}
+
+template <typename Vec, typename One>
+inline void column_sums(size_t rows, size_t C, size_t j0, size_t w, double* su, double* sv, Vec vec, One one) {
+  for (size_t j = 0; j < w; ++j) su[j] = sv[j] = 0;
+  // Rows per block: few enough that the block (all its columns) stays in L1/L2 while the column tiles go
+  // over it, and that float sums over the block stay accurate (at most kFlushSteps * 2 rows).
+  size_t block = (size_t(16384) / (C ? C : 1));
+  block = block < 8 ? 8 : block > 2 * kFlushSteps ? 2 * kFlushSteps : block;
+  for (size_t r0 = 0; r0 < rows; r0 += block) {
+    const size_t r1 = r0 + block < rows ? r0 + block : rows;
+    size_t j = 0;
+    for (; j + 4 * kLanes <= w; j += 4 * kLanes) column_tile<4>(r0, r1, C, j0, j, su, sv, vec);
+    for (; j + kLanes <= w; j += kLanes) column_tile<1>(r0, r1, C, j0, j, su, sv, vec);
+    for (; j < w; ++j)
+      for (size_t r = r0; r < r1; ++r) one(r * C + j0 + j, j, su[j], sv[j]);
+  }
+}
+
+// Channels-last: mean and M2 of the columns [j0, j0 + w) (w <= kChunk).
+inline void column_stats(const float* x, size_t rows, size_t C, size_t j0, size_t w, double* mean, double* m2) {
+  float shift[kChunk];
+  double su[kChunk], sv[kChunk];
+  // The shift: the mean of the first rows, near the column's mean unless the rows are sorted (checked).
+  const size_t head = rows < 32 ? rows : 32;
+  for (size_t j = 0; j < w; ++j) su[j] = 0;
+  for (size_t r = 0; r < head; ++r)  // row by row: contiguous reads
+    for (size_t j = 0; j < w; ++j) su[j] += x[r * C + j0 + j];
+  for (size_t j = 0; j < w; ++j) shift[j] = float(su[j] / double(head ? head : 1));
+  auto vec = [&](size_t off, size_t jl, Vf& u, Vf& v) {
+    const Vf d = sub(load(x + off), load(shift + jl));
+    u = add(u, d);
+    v = muladd(d, d, v);
+  };
+  auto one = [&](size_t off, size_t jl, double& u, double& v) {
+    const double d = double(x[off] - shift[jl]);
+    u += d;
+    v += d * d;
+  };
+  const double count = double(rows);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    column_sums(rows, C, j0, w, su, sv, vec, one);
+    bool redo = false;
+    ChannelStats st;
+    for (size_t j = 0; j < w; ++j) {
+      redo |= !finish_stats(su[j], sv[j], count, shift[j], st);
+      mean[j] = st.mean;
+      m2[j] = st.m2;
+      shift[j] = float(st.mean);
+    }
+    if (!redo) break;
+  }
+  for (size_t j = 0; j < w; ++j) {
+    if (!std::isfinite(m2[j])) {  // float overflow: this column in double (slow, strided, rare)
+      double s = 0;
+      for (size_t r = 0; r < rows; ++r) s += x[r * C + j0 + j];
+      const double mu = s / count;
+      double c = 0, q = 0;
+      for (size_t r = 0; r < rows; ++r) {
+        const double d = double(x[r * C + j0 + j]) - mu;
+        c += d;
+        q += d * d;
+      }
+      mean[j] = mu + c / count;
+      m2[j] = q - c * c / count;
+    }
+    if (m2[j] < 0) m2[j] = 0;
+  }
+}
+
+// y = (x - hi) * a + b: the whole normalisation of one channel, the mean's low part folded into b.
+struct Affine {
+  float hi, a, b;
+};
+
+inline Affine make_affine(double mean, double invstd, const float* weight, const float* bias, size_t ch) {
+  const SplitFloat m = split(mean);
+  const float a = float(invstd * (weight ? double(weight[ch]) : 1.0));
+  return {m.hi, a, (bias ? bias[ch] : 0.0f) - m.lo * a};
+}
+
+// Channels-last rows: y[r, j] = (x[r, j] - hi[j]) * a[j] + b[j] for the columns [j0, j0 + w).
+template <bool Stream>
+inline void affine_rows(const float* x, float* y, size_t rows, size_t C, size_t j0, size_t w, const float* hi,
+                        const float* a, const float* b) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * C + j0;
+    float* yr = y + r * C + j0;
+    size_t j = 0;
+    for (; j + kLanes <= w; j += kLanes) {
+      const Vf v = muladd(sub(load(xr + j), load(hi + j)), load(a + j), load(b + j));
+      if constexpr (Stream)
+        stream(yr + j, v);
+      else
+        store(yr + j, v);
+    }
+    for (; j < w; ++j) yr[j] = (xr[j] - hi[j]) * a[j] + b[j];
+  }
+}
+
+// Streaming stores for the output when it is far larger than the cache and every run of it can be aligned.
+inline bool stream_output(const BatchNormShape& sh, const float* y) {
+  if (!use_streaming_stores(sh.n * sh.c * sh.s * sizeof(float))) return false;
+  return !sh.channels_last || ((sh.c * sizeof(float)) % kStreamAlign == 0 && stream_aligned(y));
+}
+
+// y = (x - mean[ch]) * invstd[ch] * w + b everywhere, with coef(ch) giving each channel's Affine.
+template <typename Coef>
+inline void apply_affine(const BatchNormShape& sh, const float* x, float* y, Coef coef) {
+  Affine f[kChunk];
+  const bool streaming = stream_output(sh, y);
+  with_flags([&](auto stream_y) {
+    constexpr bool S = stream_y.value;
+    for (size_t j0 = 0; j0 < sh.c; j0 += kChunk) {
+      const size_t w = sh.c - j0 < kChunk ? sh.c - j0 : kChunk;
+      for (size_t j = 0; j < w; ++j) f[j] = coef(j0 + j);
+      if (sh.channels_last) {
+        float hi[kChunk], a[kChunk], b[kChunk];
+        for (size_t j = 0; j < w; ++j) hi[j] = f[j].hi, a[j] = f[j].a, b[j] = f[j].b;
+        affine_rows<S>(x, y, sh.n * sh.s, sh.c, j0, w, hi, a, b);
+      } else {
+        for (size_t i = 0; i < sh.n; ++i)
+          for (size_t j = 0; j < w; ++j) {
+            const size_t off = (i * sh.c + j0 + j) * sh.s;
+            affine_run<S>(x + off, y + off, sh.s, f[j].hi, f[j].a, f[j].b, x + off);
+          }
+      }
+    }
+  }, streaming);
+  if (streaming) stream_fence();
+}
+
+// Inverse standard deviation from M2, and the running-statistics update (in double, rounded once).
+inline double invstd_of(double m2, double count, float eps) { return 1.0 / std::sqrt(m2 / count + double(eps)); }
+
+inline void record_batch_stats(const BatchNormForward& a, size_t ch, const ChannelStats& st, double invstd) {
+  if (a.save_mean) a.save_mean[ch] = st.mean;
+  if (a.save_invstd) a.save_invstd[ch] = float(invstd);
+  const double count = bn_count(a.shape), m = a.momentum;
+  if (a.running_mean) a.running_mean[ch] = float((1 - m) * double(a.running_mean[ch]) + m * st.mean);
+  if (a.running_var) {
+    const double var = st.m2 / (a.unbiased_running_var ? count - 1 : count);
+    a.running_var[ch] = float((1 - m) * double(a.running_var[ch]) + m * var);
+  }
+}
+
+void batch_norm_forward(const BatchNormForward& a) {
+  const BatchNormShape& sh = a.shape;
+  const double count = bn_count(sh);
+  if (!a.training) {
+    // The running statistics, also reported as the saved ones (what an inference-mode backward uses).
+    // Not folded into x * a + (b - mean * a): x - mean first costs nothing measurable (the pass is bound by
+    // memory) and stays exact for any mean.
+    apply_affine(sh, a.x, a.y, [&](size_t ch) {
+      const double invstd = 1.0 / std::sqrt(double(a.running_var[ch]) + double(a.eps));
+      if (a.save_mean) a.save_mean[ch] = a.running_mean[ch];
+      if (a.save_invstd) a.save_invstd[ch] = float(invstd);
+      return make_affine(a.running_mean[ch], invstd, a.weight, a.bias, ch);
+    });
+    return;
+  }
+  if (sh.channels_last) {
+    double mean[kChunk], m2[kChunk];
+    const size_t rows = sh.n * sh.s;
+    // Statistics of a chunk of columns, then its normalisation (one chunk unless C > kChunk).
+    for (size_t j0 = 0; j0 < sh.c; j0 += kChunk) {
+      const size_t w = sh.c - j0 < kChunk ? sh.c - j0 : kChunk;
+      column_stats(a.x, rows, sh.c, j0, w, mean, m2);
+      for (size_t j = 0; j < w; ++j) {
+        const double invstd = invstd_of(m2[j], count, a.eps);
+        record_batch_stats(a, j0 + j, {mean[j], m2[j]}, invstd);
+      }
+    }
+    // The normalisation from the saved statistics (the binding requires save_mean and save_invstd).
+    apply_affine(sh, a.x, a.y, [&](size_t ch) {
+      return make_affine(a.save_mean[ch], double(a.save_invstd[ch]), a.weight, a.bias, ch);
+    });
+    return;
+  }
+  const size_t stride = sh.c * sh.s;
+  const bool streaming = stream_output(sh, a.y);
+  with_flags([&](auto stream_y) {
+    for (size_t ch = 0; ch < sh.c; ++ch) {
+      const float* first = a.x + ch * sh.s;
+      const ChannelStats st = channel_stats(first, sh.n, stride, sh.s);
+      const double invstd = invstd_of(st.m2, count, a.eps);
+      record_batch_stats(a, ch, st, invstd);
+      const Affine f = make_affine(st.mean, invstd, a.weight, a.bias, ch);
+      // The channel is in L2 now; while it is normalised, the next channel (s floats further) comes in.
+      const size_t next = ch + 1 < sh.c ? sh.s : 0;
+      for (size_t i = 0; i < sh.n; ++i) {
+        const size_t off = i * stride + ch * sh.s;
+        affine_run<stream_y.value>(a.x + off, a.y + off, sh.s, f.hi, f.a, f.b, a.x + off + next);
+      }
+    }
+  }, streaming);
+  if (streaming) stream_fence();
+}
+
+// ---- backward
+
+// Adds the sums of dy and of dy * (x - hi) over one contiguous run.
+inline void add_grad_sums(const float* dy, const float* x, size_t len, float hi, double& sdy, double& sdx) {
+  const Vf h = set1(hi);
+  size_t i = 0;
+  while (i + kLanes <= len) {
+    Vf s0 = zero(), s1 = zero(), q0 = zero(), q1 = zero();
+    const size_t end = len - i > 2 * kLanes * kFlushSteps ? i + 2 * kLanes * kFlushSteps : len;
+    for (; i + 2 * kLanes <= end; i += 2 * kLanes) {
+      const Vf d0 = load(dy + i), d1 = load(dy + i + kLanes);
+      s0 = add(s0, d0);
+      s1 = add(s1, d1);
+      q0 = muladd(d0, sub(load(x + i), h), q0);
+      q1 = muladd(d1, sub(load(x + i + kLanes), h), q1);
+    }
+    for (; i + kLanes <= end; i += kLanes) {
+      const Vf d0 = load(dy + i);
+      s0 = add(s0, d0);
+      q0 = muladd(d0, sub(load(x + i), h), q0);
+    }
+    sdy += reduce_add(add(s0, s1));
+    sdx += reduce_add(add(q0, q1));
+  }
+  for (; i < len; ++i) {
+    sdy += dy[i];
+    sdx += double(dy[i]) * double(x[i] - hi);
+  }
+}
+
+// Per-channel sum(dy) and sum(dy * (x - mean)) for channels [j0, j0 + w) (w <= kChunk in channels-last;
+// any w channels-first).
+inline void grad_sums(const BatchNormShape& sh, const float* dy, const float* x, const double* mean, size_t j0,
+                      size_t w, double* sdy, double* sdx) {
+  if (sh.channels_last) {
+    float hi[kChunk], lo[kChunk];
+    for (size_t j = 0; j < w; ++j) {
+      const SplitFloat m = split(mean[j0 + j]);
+      hi[j] = m.hi;
+      lo[j] = m.lo;
+    }
+    auto vec = [&](size_t off, size_t jl, Vf& u, Vf& v) {
+      const Vf d = load(dy + off);
+      u = add(u, d);
+      v = muladd(d, sub(load(x + off), load(hi + jl)), v);
+    };
+    auto one = [&](size_t off, size_t jl, double& u, double& v) {
+      u += dy[off];
+      v += double(dy[off]) * double(x[off] - hi[jl]);
+    };
+    column_sums(sh.n * sh.s, sh.c, j0, w, sdy, sdx, vec, one);
+    for (size_t j = 0; j < w; ++j) sdx[j] -= double(lo[j]) * sdy[j];
+    return;
+  }
+  const size_t stride = sh.c * sh.s;
+  for (size_t j = 0; j < w; ++j) {
+    const SplitFloat m = split(mean[j0 + j]);
+    double s = 0, q = 0;
+    for (size_t i = 0; i < sh.n; ++i) {
+      const size_t off = i * stride + (j0 + j) * sh.s;
+      add_grad_sums(dy + off, x + off, sh.s, m.hi, s, q);
+    }
+    sdy[j] = s;
+    sdx[j] = q - double(m.lo) * s;
+  }
+}
+
+// dx = dy * k - ((x - hi) * k2 + k1): the whole input gradient of one channel. In inference k2 = k1 = 0 and
+// x is not read (UseX false).
+struct BackCoef {
+  float hi, k, k2, k1;
+};
+
+inline BackCoef make_back_coef(double mean, float invstd, const float* weight, size_t ch, double sdy, double sdx,
+                               double count) {
+  const SplitFloat m = split(mean);
+  const double k = double(invstd) * (weight ? double(weight[ch]) : 1.0);
+  const double k1 = k * sdy / count, k2 = k * double(invstd) * double(invstd) * sdx / count;
+  return {m.hi, float(k), float(k2), float(k1 - double(m.lo) * k2)};
+}
+
+
+template <bool UseX, bool Stream>
+inline void back_rows(const float* dy, const float* x, float* dx, size_t rows, size_t C, size_t j0, size_t w,
+                      const float* hi, const float* k, const float* k2, const float* k1) {
+  for (size_t r = 0; r < rows; ++r) {
+    const size_t o = r * C + j0;
+    size_t j = 0;
+    for (; j + kLanes <= w; j += kLanes) {
+      Vf v = mul(load(dy + o + j), load(k + j));
+      if constexpr (UseX) v = sub(v, muladd(sub(load(x + o + j), load(hi + j)), load(k2 + j), load(k1 + j)));
+      if constexpr (Stream)
+        stream(dx + o + j, v);
+      else
+        store(dx + o + j, v);
+    }
+    for (; j < w; ++j)
+      dx[o + j] = UseX ? dy[o + j] * k[j] - ((x[o + j] - hi[j]) * k2[j] + k1[j]) : dy[o + j] * k[j];
+  }
+}
+
+// dx everywhere for channels [j0, j0 + w), from per-channel coefficients f[0 .. w).
+template <bool UseX, bool Stream>
+inline void apply_back(const BatchNormShape& sh, const float* dy, const float* x, float* dx, size_t j0, size_t w,
+                       const BackCoef* f) {
+  if (sh.channels_last) {
+    float hi[kChunk], k[kChunk], k2[kChunk], k1[kChunk];
+    for (size_t j = 0; j < w; ++j) hi[j] = f[j].hi, k[j] = f[j].k, k2[j] = f[j].k2, k1[j] = f[j].k1;
+    back_rows<UseX, Stream>(dy, x, dx, sh.n * sh.s, sh.c, j0, w, hi, k, k2, k1);
+    return;
+  }
+  for (size_t i = 0; i < sh.n; ++i)
+    for (size_t j = 0; j < w; ++j) {
+      const size_t off = (i * sh.c + j0 + j) * sh.s;
+      affine_grad_run<UseX, Stream>(dy + off, x + off, dx + off, sh.s, f[j].k, f[j].hi, f[j].k2, f[j].k1, dy + off, x + off);
+    }
+}
+
+void batch_norm_backward(const BatchNormBackward& a) {
+  const BatchNormShape& sh = a.shape;
+  const double count = bn_count(sh);
+  const bool want_sums = a.training || a.dweight || a.dbias;
+  const bool streaming = a.dx && stream_output(sh, a.dx);
+  auto finish = [&](size_t ch, double sdy, double sdx) {
+    if (a.dweight) a.dweight[ch] = float(sdx * double(a.invstd[ch]));
+    if (a.dbias) a.dbias[ch] = float(sdy);
+    return make_back_coef(a.mean[ch], a.invstd[ch], a.weight, ch, a.training ? sdy : 0, a.training ? sdx : 0, count);
+  };
+  with_flags([&](auto use_x, auto stream_dx) {
+    constexpr bool X = use_x.value, S = stream_dx.value;
+    if (!sh.channels_last && want_sums) {
+      // Channel by channel: the sums bring the channel's x and dy into cache, dx is written from there
+      // while the next channel is prefetched.
+      const size_t stride = sh.c * sh.s;
+      for (size_t ch = 0; ch < sh.c; ++ch) {
+        double sdy, sdx;
+        grad_sums(sh, a.dy, a.x, a.mean, ch, 1, &sdy, &sdx);
+        const BackCoef f = finish(ch, sdy, sdx);
+        if (!a.dx) continue;
+        const size_t next = ch + 1 < sh.c ? sh.s : 0;
+        for (size_t i = 0; i < sh.n; ++i) {
+          const size_t off = i * stride + ch * sh.s;
+          affine_grad_run<X, S>(a.dy + off, a.x + off, a.dx + off, sh.s, f.k, f.hi, f.k2, f.k1, a.dy + off + next, a.x + off + next);
+        }
+      }
+      return;
+    }
+    BackCoef f[kChunk];
+    double sdy[kChunk], sdx[kChunk];
+    for (size_t j0 = 0; j0 < sh.c; j0 += kChunk) {
+      const size_t w = sh.c - j0 < kChunk ? sh.c - j0 : kChunk;
+      if (want_sums) grad_sums(sh, a.dy, a.x, a.mean, j0, w, sdy, sdx);
+      for (size_t j = 0; j < w; ++j) f[j] = finish(j0 + j, want_sums ? sdy[j] : 0, want_sums ? sdx[j] : 0);
+      if (a.dx) apply_back<X, S>(sh, a.dy, a.x, a.dx, j0, w, f);
+    }
+  }, a.training, streaming);
+  if (streaming) stream_fence();
+}
+
+// ---- SyncBatchNorm pieces
+
+void batch_norm_stats(const BatchNormStats& a) {
+  const BatchNormShape& sh = a.shape;
+  if (sh.channels_last) {
+    for (size_t j0 = 0; j0 < sh.c; j0 += kChunk) {
+      const size_t w = sh.c - j0 < kChunk ? sh.c - j0 : kChunk;
+      column_stats(a.x, sh.n * sh.s, sh.c, j0, w, a.mean + j0, a.m2 + j0);
+    }
+    return;
+  }
+  for (size_t ch = 0; ch < sh.c; ++ch) {
+    const ChannelStats st = channel_stats(a.x + ch * sh.s, sh.n, sh.c * sh.s, sh.s);
+    a.mean[ch] = st.mean;
+    a.m2[ch] = st.m2;
+  }
+}
+
+void batch_norm_elemt(const BatchNormElemt& a) {
+  apply_affine(a.shape, a.x, a.y, [&](size_t ch) {
+    return make_affine(a.mean[ch], double(a.invstd[ch]), a.weight, a.bias, ch);
+  });
+}
+
+void batch_norm_backward_reduce(const BatchNormBackwardReduce& a) {
+  const BatchNormShape& sh = a.shape;
+  double sdy[kChunk], sdx[kChunk];
+  for (size_t j0 = 0; j0 < sh.c; j0 += kChunk) {
+    const size_t w = sh.c - j0 < kChunk ? sh.c - j0 : kChunk;
+    grad_sums(sh, a.dy, a.x, a.mean, j0, w, sdy, sdx);
+    for (size_t j = 0; j < w; ++j) {
+      const size_t ch = j0 + j;
+      if (a.sum_dy) a.sum_dy[ch] = sdy[j];
+      if (a.sum_dy_xmu) a.sum_dy_xmu[ch] = sdx[j];
+      if (a.dweight) a.dweight[ch] = float(sdx[j] * double(a.invstd[ch]));
+      if (a.dbias) a.dbias[ch] = float(sdy[j]);
+    }
+  }
+}
+
+void batch_norm_backward_elemt(const BatchNormBackwardElemt& a) {
+  const BatchNormShape& sh = a.shape;
+  const bool streaming = stream_output(sh, a.dx);
+  BackCoef f[kChunk];
+  with_flags([&](auto stream_dx) {
+    for (size_t j0 = 0; j0 < sh.c; j0 += kChunk) {
+      const size_t w = sh.c - j0 < kChunk ? sh.c - j0 : kChunk;
+      for (size_t j = 0; j < w; ++j) {
+        const size_t ch = j0 + j;
+        f[j] = make_back_coef(a.mean[ch], a.invstd[ch], a.weight, ch, a.sum_dy[ch], a.sum_dy_xmu[ch], a.count);
+      }
+      apply_back<true, stream_dx.value>(sh, a.dy, a.x, a.dx, j0, w, f);
+    }
+  }, streaming);
+  if (streaming) stream_fence();
+}

@@ -1,0 +1,188 @@
+// BatchNorm and the SyncBatchNorm pieces on the TypeScript backend: the same plan as
+// native/kernels/batch_norm.inl, in double precision (JavaScript numbers). Channels-first data is visited
+// as n blocks of s contiguous floats per channel; channels-last as rows of c channels, with per-channel
+// Float64Array accumulators (allocated once per call, never per row).
+type F32 = Float32Array;
+type F64 = Float64Array;
+
+/** Per-channel mean and M2 (sum of squared deviations): a corrected two-pass, all in double. */
+export function channelMoments(n: number, c: number, s: number, channelsLast: boolean, x: F32, mean: F64, m2: F64): void {
+  const count = n * s;
+  if (channelsLast) {
+    const rows = n * s;
+    const sum = new Float64Array(c), dev = new Float64Array(c), sq = new Float64Array(c);
+    for (let r = 0, o = 0; r < rows; r++, o += c) for (let j = 0; j < c; j++) sum[j] += x[o + j];
+    for (let j = 0; j < c; j++) sum[j] /= count;
+    for (let r = 0, o = 0; r < rows; r++, o += c) {
+      for (let j = 0; j < c; j++) {
+        const d = x[o + j] - sum[j];
+        dev[j] += d; sq[j] += d * d;
+      }
+    }
+    for (let j = 0; j < c; j++) {
+      mean[j] = sum[j] + dev[j] / count;
+      const q = sq[j] - (dev[j] * dev[j]) / count;
+      m2[j] = q > 0 || Number.isNaN(q) ? q : 0;
+    }
+    return;
+  }
+  for (let ch = 0; ch < c; ch++) {
+    let sum = 0;
+    for (let i = 0; i < n; i++) {
+      const o = (i * c + ch) * s;
+      for (let k = 0; k < s; k++) sum += x[o + k];
+    }
+    const m1 = sum / count;
+    let dev = 0, sq = 0;
+    for (let i = 0; i < n; i++) {
+      const o = (i * c + ch) * s;
+      for (let k = 0; k < s; k++) {
+        const d = x[o + k] - m1;
+        dev += d; sq += d * d;
+      }
+    }
+    mean[ch] = m1 + dev / count;
+    const q = sq - (dev * dev) / count;
+    m2[ch] = q > 0 || Number.isNaN(q) ? q : 0;
+  }
+}
+
+/** y = x * scale[ch] + shift[ch] where scale/shift fold (x - mean) * invstd * w + b (kept in double). */
+function applyAffine(n: number, c: number, s: number, channelsLast: boolean, x: F32, y: F32,
+  mean: ArrayLike<number>, invstd: ArrayLike<number>, w: F32 | null, b: F32 | null): void {
+  const a = new Float64Array(c);
+  for (let j = 0; j < c; j++) a[j] = invstd[j] * (w ? w[j] : 1);
+  if (channelsLast) {
+    const rows = n * s;
+    for (let r = 0, o = 0; r < rows; r++, o += c)
+      for (let j = 0; j < c; j++) y[o + j] = (x[o + j] - mean[j]) * a[j] + (b ? b[j] : 0);
+    return;
+  }
+  for (let i = 0; i < n; i++) {
+    for (let ch = 0; ch < c; ch++) {
+      const o = (i * c + ch) * s, m = mean[ch], k = a[ch], bb = b ? b[ch] : 0;
+      for (let t = 0; t < s; t++) y[o + t] = (x[o + t] - m) * k + bb;
+    }
+  }
+}
+
+export function batchNorm(n: number, c: number, s: number, channelsLast: boolean, x: F32, w: F32 | null, b: F32 | null,
+  runningMean: F32 | null, runningVar: F32 | null, training: boolean, momentum: number, eps: number,
+  unbiasedRunningVar: boolean, y: F32, saveMean: F64, saveInvstd: F32): void {
+  const invstd = new Float64Array(c);
+  if (!training) {
+    const rm = runningMean as F32, rv = runningVar as F32;
+    for (let j = 0; j < c; j++) {
+      invstd[j] = 1 / Math.sqrt(rv[j] + eps);
+      saveMean[j] = rm[j];
+      saveInvstd[j] = invstd[j];
+    }
+    applyAffine(n, c, s, channelsLast, x, y, rm, invstd, w, b);
+    return;
+  }
+  const m2 = new Float64Array(c), count = n * s;
+  channelMoments(n, c, s, channelsLast, x, saveMean, m2);
+  for (let j = 0; j < c; j++) {
+    invstd[j] = 1 / Math.sqrt(m2[j] / count + eps);
+    saveInvstd[j] = invstd[j];
+    if (runningMean) runningMean[j] = (1 - momentum) * runningMean[j] + momentum * saveMean[j];
+    if (runningVar) runningVar[j] = (1 - momentum) * runningVar[j] + momentum * (m2[j] / (unbiasedRunningVar ? count - 1 : count));
+  }
+  applyAffine(n, c, s, channelsLast, x, y, saveMean, invstd, w, b);
+}
+
+/** Per-channel sum(dy) and sum(dy * (x - mean)) in double. */
+function gradSums(n: number, c: number, s: number, channelsLast: boolean, dy: F32, x: F32, mean: F64, sdy: F64, sdx: F64): void {
+  sdy.fill(0); sdx.fill(0);
+  if (channelsLast) {
+    const rows = n * s;
+    for (let r = 0, o = 0; r < rows; r++, o += c) {
+      for (let j = 0; j < c; j++) {
+        const d = dy[o + j];
+        sdy[j] += d; sdx[j] += d * (x[o + j] - mean[j]);
+      }
+    }
+    return;
+  }
+  for (let ch = 0; ch < c; ch++) {
+    const m = mean[ch];
+    let a = 0, q = 0;
+    for (let i = 0; i < n; i++) {
+      const o = (i * c + ch) * s;
+      for (let t = 0; t < s; t++) {
+        const d = dy[o + t];
+        a += d; q += d * (x[o + t] - m);
+      }
+    }
+    sdy[ch] = a; sdx[ch] = q;
+  }
+}
+
+/** dx = dy * k - ((x - mean) * k2 + k1), per channel. */
+function applyBack(n: number, c: number, s: number, channelsLast: boolean, dy: F32, x: F32, dx: F32, mean: ArrayLike<number>,
+  k: F64, k2: F64, k1: F64): void {
+  if (channelsLast) {
+    const rows = n * s;
+    for (let r = 0, o = 0; r < rows; r++, o += c)
+      for (let j = 0; j < c; j++) dx[o + j] = dy[o + j] * k[j] - ((x[o + j] - mean[j]) * k2[j] + k1[j]);
+    return;
+  }
+  for (let i = 0; i < n; i++) {
+    for (let ch = 0; ch < c; ch++) {
+      const o = (i * c + ch) * s, m = mean[ch], a = k[ch], a2 = k2[ch], a1 = k1[ch];
+      for (let t = 0; t < s; t++) dx[o + t] = dy[o + t] * a - ((x[o + t] - m) * a2 + a1);
+    }
+  }
+}
+
+function backCoefs(c: number, invstd: F32, w: F32 | null, sdy: ArrayLike<number> | null, sdx: ArrayLike<number> | null, count: number) {
+  const k = new Float64Array(c), k2 = new Float64Array(c), k1 = new Float64Array(c);
+  for (let j = 0; j < c; j++) {
+    k[j] = invstd[j] * (w ? w[j] : 1);
+    if (sdy && sdx) {
+      k1[j] = (k[j] * sdy[j]) / count;
+      k2[j] = (k[j] * invstd[j] * invstd[j] * sdx[j]) / count;
+    }
+  }
+  return { k, k2, k1 };
+}
+
+export function batchNormBackward(n: number, c: number, s: number, channelsLast: boolean, dy: F32, x: F32, mean: F64,
+  invstd: F32, w: F32 | null, training: boolean, dx: F32 | null, dw: F32 | null, db: F32 | null): void {
+  const sdy = new Float64Array(c), sdx = new Float64Array(c);
+  if (training || dw || db) gradSums(n, c, s, channelsLast, dy, x, mean, sdy, sdx);
+  for (let j = 0; j < c; j++) {
+    if (dw) dw[j] = sdx[j] * invstd[j];
+    if (db) db[j] = sdy[j];
+  }
+  if (!dx) return;
+  const { k, k2, k1 } = backCoefs(c, invstd, w, training ? sdy : null, training ? sdx : null, n * s);
+  applyBack(n, c, s, channelsLast, dy, x, dx, mean, k, k2, k1);
+}
+
+export function batchNormStats(n: number, c: number, s: number, channelsLast: boolean, x: F32, mean: F64, m2: F64): void {
+  channelMoments(n, c, s, channelsLast, x, mean, m2);
+}
+
+export function batchNormElemt(n: number, c: number, s: number, channelsLast: boolean, x: F32, mean: F64, invstd: F32,
+  w: F32 | null, b: F32 | null, y: F32): void {
+  applyAffine(n, c, s, channelsLast, x, y, mean, invstd, w, b);
+}
+
+export function batchNormBackwardReduce(n: number, c: number, s: number, channelsLast: boolean, dy: F32, x: F32, mean: F64,
+  invstd: F32, sumDy: F64 | null, sumDyXmu: F64 | null, dw: F32 | null, db: F32 | null): void {
+  const sdy = new Float64Array(c), sdx = new Float64Array(c);
+  gradSums(n, c, s, channelsLast, dy, x, mean, sdy, sdx);
+  if (sumDy) sumDy.set(sdy);
+  if (sumDyXmu) sumDyXmu.set(sdx);
+  for (let j = 0; j < c; j++) {
+    if (dw) dw[j] = sdx[j] * invstd[j];
+    if (db) db[j] = sdy[j];
+  }
+}
+
+export function batchNormBackwardElemt(n: number, c: number, s: number, channelsLast: boolean, dy: F32, x: F32, mean: F64,
+  invstd: F32, w: F32 | null, sumDy: F64, sumDyXmu: F64, count: number, dx: F32): void {
+  const { k, k2, k1 } = backCoefs(c, invstd, w, sumDy, sumDyXmu, count);
+  applyBack(n, c, s, channelsLast, dy, x, dx, mean, k, k2, k1);
+}
