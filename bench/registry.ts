@@ -208,7 +208,7 @@ const bnLayout = (i: { channelsLast: boolean; dims: number[] }) => (i.channelsLa
 
 const CHANNEL_SHAPES = {
   quick: ['nchw:8x256x28x28', '256x512'],
-  default: ['nchw:32x64x56x56', 'nchw:8x256x28x28', 'nhwc:8x28x28x256', '256x512'],
+  default: ['nchw:32x64x56x56', 'nchw:8x256x28x28', 'nhwc:32x56x56x64', 'nhwc:8x28x28x256', '256x512'],
   full: ['nchw:32x64x56x56', 'nchw:8x256x28x28', 'nhwc:32x56x56x64', 'nhwc:8x28x28x256', '256x512', '8192x1024'],
 };
 
