@@ -24,39 +24,6 @@ constexpr size_t kChunk = 1024;
 
 inline double bn_count(const BatchNormShape& sh) { return double(sh.n) * double(sh.s); }
 
-// Float accumulators are added into double after at most this many vector steps each, so that the float
-// rounding never piles up over long runs (a 3136-float block, or any run on the one-lane scalar ISA).
-constexpr size_t kFlushSteps = 32;
-
-// Adds the sums of d = x - shift and of d^2 over one contiguous run into c and q.
-inline void add_shifted_sums(const float* x, size_t len, float shift, double& c, double& q) {
-  const Vf s = set1(shift);
-  size_t i = 0;
-  while (i + kLanes <= len) {
-    Vf c0 = zero(), c1 = zero(), q0 = zero(), q1 = zero();
-    const size_t end = len - i > 2 * kLanes * kFlushSteps ? i + 2 * kLanes * kFlushSteps : len;
-    for (; i + 2 * kLanes <= end; i += 2 * kLanes) {
-      const Vf d0 = sub(load(x + i), s), d1 = sub(load(x + i + kLanes), s);
-      c0 = add(c0, d0);
-      c1 = add(c1, d1);
-      q0 = muladd(d0, d0, q0);
-      q1 = muladd(d1, d1, q1);
-    }
-    for (; i + kLanes <= end; i += kLanes) {
-      const Vf d0 = sub(load(x + i), s);
-      c0 = add(c0, d0);
-      q0 = muladd(d0, d0, q0);
-    }
-    c += reduce_add(add(c0, c1));
-    q += reduce_add(add(q0, q1));
-  }
-  for (; i < len; ++i) {
-    const double d = double(x[i] - shift);
-    c += d;
-    q += d * d;
-  }
-}
-
 // Mean and M2 from the sums about `shift`, and whether the shift was close enough (within one standard
 // deviation of the mean, so that q - c^2/n loses at most a bit) and nothing overflowed.
 inline bool finish_stats(double c, double q, double count, float shift, ChannelStats& st) {
@@ -318,36 +285,10 @@ void batch_norm_forward(const BatchNormForward& a) {
 
 // ---- backward
 
-// Adds the sums of dy and of dy * (x - hi) over one contiguous run.
-inline void add_grad_sums(const float* dy, const float* x, size_t len, float hi, double& sdy, double& sdx) {
-  const Vf h = set1(hi);
-  size_t i = 0;
-  while (i + kLanes <= len) {
-    Vf s0 = zero(), s1 = zero(), q0 = zero(), q1 = zero();
-    const size_t end = len - i > 2 * kLanes * kFlushSteps ? i + 2 * kLanes * kFlushSteps : len;
-    for (; i + 2 * kLanes <= end; i += 2 * kLanes) {
-      const Vf d0 = load(dy + i), d1 = load(dy + i + kLanes);
-      s0 = add(s0, d0);
-      s1 = add(s1, d1);
-      q0 = muladd(d0, sub(load(x + i), h), q0);
-      q1 = muladd(d1, sub(load(x + i + kLanes), h), q1);
-    }
-    for (; i + kLanes <= end; i += kLanes) {
-      const Vf d0 = load(dy + i);
-      s0 = add(s0, d0);
-      q0 = muladd(d0, sub(load(x + i), h), q0);
-    }
-    sdy += reduce_add(add(s0, s1));
-    sdx += reduce_add(add(q0, q1));
-  }
-  for (; i < len; ++i) {
-    sdy += dy[i];
-    sdx += double(dy[i]) * double(x[i] - hi);
-  }
-}
-
 // Per-channel sum(dy) and sum(dy * (x - mean)) for channels [j0, j0 + w) (w <= kChunk in channels-last;
 // any w channels-first).
+// Channels-first runs may use the cheaper uncentred sums (kCentred false; see uncentred_ok()).
+template <bool kCentred = true>
 inline void grad_sums(const BatchNormShape& sh, const float* dy, const float* x, const double* mean, size_t j0,
                       size_t w, double* sdy, double* sdx) {
   if (sh.channels_last) {
@@ -376,10 +317,10 @@ inline void grad_sums(const BatchNormShape& sh, const float* dy, const float* x,
     double s = 0, q = 0;
     for (size_t i = 0; i < sh.n; ++i) {
       const size_t off = i * stride + (j0 + j) * sh.s;
-      add_grad_sums(dy + off, x + off, sh.s, m.hi, s, q);
+      add_grad_sums<kCentred>(dy + off, x + off, sh.s, m.hi, s, q);
     }
     sdy[j] = s;
-    sdx[j] = q - double(m.lo) * s;
+    sdx[j] = q - (kCentred ? double(m.lo) : mean[j0 + j]) * s;
   }
 }
 
@@ -451,15 +392,18 @@ void batch_norm_backward(const BatchNormBackward& a) {
       // while the next channel is prefetched.
       const size_t stride = sh.c * sh.s;
       for (size_t ch = 0; ch < sh.c; ++ch) {
-        double sdy, sdx;
-        grad_sums(sh, a.dy, a.x, a.mean, ch, 1, &sdy, &sdx);
-        const BackCoef f = finish(ch, sdy, sdx);
-        if (!a.dx) continue;
-        const size_t next = ch + 1 < sh.c ? sh.s : 0;
-        for (size_t i = 0; i < sh.n; ++i) {
-          const size_t off = i * stride + ch * sh.s;
-          affine_grad_run<X, S>(a.dy + off, a.x + off, a.dx + off, sh.s, f.k, f.hi, f.k2, f.k1, a.dy + off + next, a.x + off + next);
-        }
+        with_flags([&](auto centred) {
+          double sdy, sdx;
+          grad_sums<centred.value>(sh, a.dy, a.x, a.mean, ch, 1, &sdy, &sdx);
+          const BackCoef f = finish(ch, sdy, sdx);
+          if (!a.dx) return;
+          const size_t next = ch + 1 < sh.c ? sh.s : 0;
+          for (size_t i = 0; i < sh.n; ++i) {
+            const size_t off = i * stride + ch * sh.s;
+            affine_grad_run<X, S, centred.value>(a.dy + off, a.x + off, a.dx + off, sh.s, f.k, f.hi, f.k2, f.k1,
+                                                 a.dy + off + next, a.x + off + next);
+          }
+        }, !uncentred_ok(float(a.mean[ch]), a.invstd[ch]));
       }
       return;
     }

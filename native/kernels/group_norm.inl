@@ -18,29 +18,6 @@ constexpr size_t kUnitChannels = 128;                    // channels of a channe
 constexpr size_t kFlushEvery = 64;                       // positions summed in float before adding into double
 constexpr size_t kAhead = 8;                             // positions prefetched ahead in channels-last sweeps
 
-// Σ dy and Σ dy·(x - m) over n contiguous floats.
-struct GradSums {
-  double dy, dy_xm;
-};
-inline GradSums grad_sums(const float* dy, const float* x, size_t n, float m) {
-  const Vf vm = set1(m);
-  Vf s0 = zero(), s1 = zero(), p0 = zero(), p1 = zero();
-  size_t j = 0;
-  for (; j + 2 * kLanes <= n; j += 2 * kLanes) {
-    const Vf d0 = load(dy + j), d1 = load(dy + j + kLanes);
-    s0 = add(s0, d0);
-    s1 = add(s1, d1);
-    p0 = muladd(d0, sub(load(x + j), vm), p0);
-    p1 = muladd(d1, sub(load(x + j + kLanes), vm), p1);
-  }
-  GradSums r{reduce_add(add(s0, s1)), reduce_add(add(p0, p1))};
-  for (; j < n; ++j) {
-    r.dy += dy[j];
-    r.dy_xm += double(dy[j]) * double(x[j] - m);
-  }
-  return r;
-}
-
 void group_norm_forward_nchw(const GroupNormForward& a, size_t S) {
   const size_t cg = a.channels / a.groups, len = cg * S, blocks = a.batch * a.groups;
   const StreamPlan plan = streaming_plan(a.y, blocks * cg, S, 2);  // each channel's run is a "row"
@@ -78,26 +55,30 @@ void group_norm_backward_nchw(const GroupNormBackward& a, size_t S) {
     const bool last = k + 1 == blocks;
     const float mean = a.mean[k], rstd = a.rstd[k];
     const size_t c0 = (k % a.groups) * cg;
-    double sg = 0, sgxm = 0;
-    for (size_t i = 0; i < cg; ++i) {
-      const size_t c = c0 + i;
-      const GradSums s = grad_sums(dy + i * S, x + i * S, S, mean);
-      const double w = a.weight ? a.weight[c] : 1.0;
-      sg += w * s.dy;
-      sgxm += w * s.dy_xm;
-      if (a.dweight) a.dweight[c] += float(s.dy_xm * rstd);
-      if (a.dbias) a.dbias[c] += float(s.dy);
-    }
-    if (!a.dx) continue;
-    const float k1 = float(rstd * sg / M), k2 = float(double(rstd) * rstd * rstd * sgxm / M);
-    // The next block's x and dy are contiguous with this one's: prefetch both while dx is computed.
-    const float* next = last ? x : x + len;
-    const float* next_dy = last ? dy : dy + len;
-    for (size_t i = 0; i < cg; ++i) {
-      const float scale = a.weight ? rstd * a.weight[c0 + i] : rstd;
-      affine_grad_run<true, false>(dy + i * S, x + i * S, a.dx + k * len + i * S, S, scale, mean, k2, k1,
-                                   next_dy + i * S, next + i * S);
-    }
+    with_flags([&](auto centred) {
+      double sg = 0, sgxm = 0;
+      for (size_t i = 0; i < cg; ++i) {
+        const size_t c = c0 + i;
+        double sdy = 0, sdx = 0;
+        add_grad_sums<centred.value>(dy + i * S, x + i * S, S, mean, sdy, sdx);
+        if constexpr (!centred.value) sdx -= double(mean) * sdy;
+        const double w = a.weight ? a.weight[c] : 1.0;
+        sg += w * sdy;
+        sgxm += w * sdx;
+        if (a.dweight) a.dweight[c] += float(sdx * rstd);
+        if (a.dbias) a.dbias[c] += float(sdy);
+      }
+      if (!a.dx) return;
+      const float k1 = float(rstd * sg / M), k2 = float(double(rstd) * rstd * rstd * sgxm / M);
+      // The next block's x and dy are contiguous with this one's: prefetch both while dx is computed.
+      const float* next = last ? x : x + len;
+      const float* next_dy = last ? dy : dy + len;
+      for (size_t i = 0; i < cg; ++i) {
+        const float scale = a.weight ? rstd * a.weight[c0 + i] : rstd;
+        affine_grad_run<true, false, centred.value>(dy + i * S, x + i * S, a.dx + k * len + i * S, S, scale, mean,
+                                                    k2, k1, next_dy + i * S, next + i * S);
+      }
+    }, !uncentred_ok(mean, rstd));
   }
 }
 

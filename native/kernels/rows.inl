@@ -29,29 +29,48 @@ inline Moments moments_f64(const float* x, size_t n) {
   return {mean + cm, q / double(n) - cm * cm};
 }
 
+// Float accumulators are added into double after at most this many vector steps each, so that float
+// rounding never piles up over long runs (a 65536-float row, a BatchNorm channel, any run on the one-lane
+// scalar ISA).
+constexpr size_t kFlushSteps = 32;
+
+// Adds the sums of d = x - shift and of d^2 over one contiguous run into c and q.
+inline void add_shifted_sums(const float* x, size_t len, float shift, double& c, double& q) {
+  const Vf s = set1(shift);
+  size_t i = 0;
+  while (i + kLanes <= len) {
+    Vf c0 = zero(), c1 = zero(), q0 = zero(), q1 = zero();
+    const size_t end = len - i > 2 * kLanes * kFlushSteps ? i + 2 * kLanes * kFlushSteps : len;
+    for (; i + 2 * kLanes <= end; i += 2 * kLanes) {
+      const Vf d0 = sub(load(x + i), s), d1 = sub(load(x + i + kLanes), s);
+      c0 = add(c0, d0);
+      c1 = add(c1, d1);
+      q0 = muladd(d0, d0, q0);
+      q1 = muladd(d1, d1, q1);
+    }
+    for (; i + kLanes <= end; i += kLanes) {
+      const Vf d0 = sub(load(x + i), s);
+      c0 = add(c0, d0);
+      q0 = muladd(d0, d0, q0);
+    }
+    c += reduce_add(add(c0, c1));
+    q += reduce_add(add(q0, q1));
+  }
+  for (; i < len; ++i) {
+    const double d = double(x[i] - shift);
+    c += d;
+    q += d * d;
+  }
+}
+
 // Sums of the deviations from `shift`, and of their squares.
 struct DeviationSums {
   double dev, sq;
 };
 inline DeviationSums deviation_sums(const float* x, size_t n, float shift) {
-  const Vf s = set1(shift);
-  Vf c0 = zero(), c1 = zero(), q0 = zero(), q1 = zero();
-  size_t i = 0;
-  for (; i + 2 * kLanes <= n; i += 2 * kLanes) {
-    const Vf d0 = sub(load(x + i), s);
-    const Vf d1 = sub(load(x + i + kLanes), s);
-    c0 = add(c0, d0);
-    c1 = add(c1, d1);
-    q0 = muladd(d0, d0, q0);
-    q1 = muladd(d1, d1, q1);
-  }
-  double c = reduce_add(add(c0, c1)), q = reduce_add(add(q0, q1));
-  for (; i < n; ++i) {
-    const double d = double(x[i] - shift);
-    c += d;
-    q += d * d;
-  }
-  return {c, q};
+  DeviationSums s = {0, 0};
+  add_shifted_sums(x, n, shift, s.dev, s.sq);
+  return s;
 }
 
 // The shift: the mean of the row's first vector (its first value when the row is shorter).
@@ -212,22 +231,75 @@ inline void affine_run(const float* x, float* out, size_t n, float hi, float a, 
   for (; j < n; ++j) out[j] = (x[j] - hi) * a + b;
 }
 
+// Backward steps have a cheaper form in which the mean is not subtracted element by element:
+// sum dy*(x - m) = sum dy*x - m*sum dy, and (x - m)*k2 + k1 = x*k2 + (k1 - m*k2). Both lose about |m|/sigma
+// ulps to cancellation, so they serve only while |mean| * rstd <= kUncentredMaxOffset (8: ~5e-7 relative);
+// larger offsets (1e4 + N(0, 1e-2)) keep the exact centred form.
+constexpr float kUncentredMaxOffset = 8.0f;
+inline bool uncentred_ok(float mean, float rstd) { return std::fabs(mean) * rstd <= kUncentredMaxOffset; }
+
+
+// Adds sum(dy) and sum(dy * (x - hi)) over one contiguous run to sdy and sdx. Without kCentred it adds
+// sum(dy * x) instead, and the caller subtracts hi * sdy (see uncentred_ok()).
+template <bool kCentred = true>
+inline void add_grad_sums(const float* dy, const float* x, size_t len, float hi, double& sdy, double& sdx) {
+  const Vf h = set1(hi);
+  auto xs = [&](size_t i) { return kCentred ? sub(load(x + i), h) : load(x + i); };
+  size_t i = 0;
+  while (i + kLanes <= len) {
+    Vf s0 = zero(), s1 = zero(), q0 = zero(), q1 = zero();
+    const size_t end = len - i > 2 * kLanes * kFlushSteps ? i + 2 * kLanes * kFlushSteps : len;
+    for (; i + 2 * kLanes <= end; i += 2 * kLanes) {
+      const Vf d0 = load(dy + i), d1 = load(dy + i + kLanes);
+      s0 = add(s0, d0);
+      s1 = add(s1, d1);
+      q0 = muladd(d0, xs(i), q0);
+      q1 = muladd(d1, xs(i + kLanes), q1);
+    }
+    for (; i + kLanes <= end; i += kLanes) {
+      const Vf d0 = load(dy + i);
+      s0 = add(s0, d0);
+      q0 = muladd(d0, xs(i), q0);
+    }
+    sdy += reduce_add(add(s0, s1));
+    sdx += reduce_add(add(q0, q1));
+  }
+  for (; i < len; ++i) {
+    sdy += dy[i];
+    sdx += double(dy[i]) * double(kCentred ? x[i] - hi : x[i]);
+  }
+}
+
 // Their backward step: dx = dy * k - ((x - hi) * k2 + k1) over a run, prefetching the same span of next_dy
-// and next_x. Without kUseX, dx = dy * k and x is not read (inference-mode backward).
-template <bool kUseX, bool kStream>
+// and next_x. Without kUseX, dx = dy * k and x is not read (inference-mode backward). Without kCentred, the
+// uncentred form above (two operations per vector instead of four; see uncentred_ok()).
+template <bool kUseX, bool kStream, bool kCentred = true>
 inline void affine_grad_run(const float* dy, const float* x, float* dx, size_t n, float k, float hi, float k2,
                             float k1, const float* next_dy, const float* next_x) {
-  const Vf vk = set1(k), vhi = set1(hi), vk2 = set1(k2), vk1 = set1(k1);
-  auto one = [&](size_t j) { dx[j] = kUseX ? dy[j] * k - ((x[j] - hi) * k2 + k1) : dy[j] * k; };
+  const float c = k1 - hi * k2;  // uncentred: dx = dy * k + (x * -k2 - c)
+  const Vf vk = set1(k), vhi = set1(hi), vk2 = set1(k2), vk1 = set1(k1), vnk2 = set1(-k2), vnc = set1(-c);
+  auto one = [&](size_t j) {
+    if constexpr (!kUseX)
+      dx[j] = dy[j] * k;
+    else if constexpr (kCentred)
+      dx[j] = dy[j] * k - ((x[j] - hi) * k2 + k1);
+    else
+      dx[j] = dy[j] * k - (x[j] * k2 + c);
+  };
   size_t j = 0;
   if constexpr (kStream)
     for (; j < n && !stream_aligned(dx + j); ++j) one(j);
   for (; j + kLanes <= n; j += kLanes) {
     prefetch_next(next_dy + j);
-    Vf v = mul(load(dy + j), vk);
-    if constexpr (kUseX) {
+    Vf v;
+    if constexpr (!kUseX) {
+      v = mul(load(dy + j), vk);
+    } else {
       prefetch_next(next_x + j);
-      v = sub(v, muladd(sub(load(x + j), vhi), vk2, vk1));
+      if constexpr (kCentred)
+        v = sub(mul(load(dy + j), vk), muladd(sub(load(x + j), vhi), vk2, vk1));
+      else
+        v = muladd(load(dy + j), vk, muladd(load(x + j), vnk2, vnc));
     }
     if constexpr (kStream)
       stream(dx + j, v);
