@@ -126,6 +126,34 @@ export async function runKernelAsync<K extends KernelName>(name: K, args: Parame
   runKernel(name, args);
 }
 
+/** What an op's prepare step hands over: the kernel's arguments (null when there is nothing to compute) and
+ * the result the op returns. */
+export interface Prepared<K extends KernelName, R> {
+  args: Parameters<Kernels[K]> | null;
+  result: R;
+}
+
+/**
+ * An op's two public forms from its prepare step (validate, allocate outputs, build the kernel's arguments):
+ * `sync` runs the kernel on the calling thread, `async` on a worker thread (see runKernelAsync). Errors name
+ * the function the user called (`name` or `nameAsync`).
+ */
+export function syncAndAsync<K extends KernelName, A extends unknown[], R>(name: string, kernel: K,
+  prepare: (fn: string, ...args: A) => Prepared<K, R>) {
+  return {
+    sync: (...args: A): R => {
+      const p = prepare(name, ...args);
+      if (p.args) runKernel(kernel, p.args);
+      return p.result;
+    },
+    async: async (...args: A): Promise<R> => {
+      const p = prepare(`${name}Async`, ...args);
+      if (p.args) await runKernelAsync(kernel, p.args);
+      return p.result;
+    },
+  };
+}
+
 /** Switches the backend for all later calls. 'native' throws if the addon is not available, with the reason. */
 export function setBackend(name: BackendName): void {
   if (name !== 'native' && name !== 'js')

@@ -1,6 +1,6 @@
 // batchNorm / batchNormBackward: PyTorch's F.batch_norm (training and inference) and its backward over flat
 // Float32Arrays, channels-first or channels-last, with PyTorch's or Keras' conventions for eps/momentum.
-import { runKernel, runKernelAsync } from '../backend';
+import { syncAndAsync } from '../backend';
 import type { Kernels } from '../kernels';
 import type { Layout, Shape } from '../validate';
 import * as v from '../validate';
@@ -172,25 +172,17 @@ function prepareForward(fn: string, input: Float32Array, inputShape: Shape, opti
   if (skip) { result.saveMean.fill(NaN); result.saveInvstd.fill(NaN); }
   const args: Parameters<Kernels['batchNorm']> = [n, c, s, dims.channelsLast, x, weight, bias, runningMean, runningVar,
     training, factor, eps, unbiased, result.output, result.saveMean, result.saveInvstd];
-  return { args, result, skip };
+  return { args: skip ? null : args, result };
 }
 
+const batchNormOp = syncAndAsync('batchNorm', 'batchNorm', prepareForward);
 /**
  * Batch normalisation per channel: y = (x - mean) / sqrt(var + eps) * weight + bias. In training the batch's
  * mean and biased variance (running stats updated in place, if given); in inference the running stats.
  */
-export function batchNorm(input: Float32Array, inputShape: Shape, options?: BatchNormOptions): BatchNormResult {
-  const { args, result, skip } = prepareForward('batchNorm', input, inputShape, options);
-  if (!skip) runKernel('batchNorm', args);
-  return result;
-}
-
+export const batchNorm = batchNormOp.sync;
 /** batchNorm on a worker thread. Keep the arrays alive and untouched until the Promise settles. */
-export async function batchNormAsync(input: Float32Array, inputShape: Shape, options?: BatchNormOptions): Promise<BatchNormResult> {
-  const { args, result, skip } = prepareForward('batchNormAsync', input, inputShape, options);
-  if (!skip) await runKernelAsync('batchNorm', args);
-  return result;
-}
+export const batchNormAsync = batchNormOp.async;
 
 function prepareBackward(fn: string, gradOutput: Float32Array, input: Float32Array, inputShape: Shape, options: BatchNormBackwardOptions) {
   const o = v.options<BatchNormBackwardOptions>(fn, options);
@@ -229,22 +221,15 @@ function prepareBackward(fn: string, gradOutput: Float32Array, input: Float32Arr
   // Empty batch: nothing flows; the sums are 0.
   const args: Parameters<Kernels['batchNormBackward']> = [n, c, s, dims.channelsLast, dy, x, mean, invstd, weight, training,
     grads.gradInput, grads.gradWeight, grads.gradBias];
-  return { args, grads };
+  return { args, result: grads };
 }
 
+const batchNormBackwardOp = syncAndAsync('batchNormBackward', 'batchNormBackward', prepareBackward);
 /**
  * Gradients of batchNorm. Training mode (batch statistics, from saveMean/saveInvstd): dx includes the paths
  * through the mean and variance. Inference mode (running statistics + eps): dx = dy * invstd * weight.
  */
-export function batchNormBackward(gradOutput: Float32Array, input: Float32Array, inputShape: Shape, options: BatchNormBackwardOptions): BatchNormGrads {
-  const { args, grads } = prepareBackward('batchNormBackward', gradOutput, input, inputShape, options);
-  runKernel('batchNormBackward', args);
-  return grads;
-}
-
+export const batchNormBackward = batchNormBackwardOp.sync;
 /** batchNormBackward on a worker thread. */
-export async function batchNormBackwardAsync(gradOutput: Float32Array, input: Float32Array, inputShape: Shape, options: BatchNormBackwardOptions): Promise<BatchNormGrads> {
-  const { args, grads } = prepareBackward('batchNormBackwardAsync', gradOutput, input, inputShape, options);
-  await runKernelAsync('batchNormBackward', args);
-  return grads;
-}
+export const batchNormBackwardAsync = batchNormBackwardOp.async;
+

@@ -1,7 +1,7 @@
 // groupNorm / groupNormBackward: PyTorch's F.group_norm (native_group_norm) and its backward, and
 // instanceNorm (groups = channels, PyTorch's F.instance_norm with use_input_stats), over flat Float32Arrays in
 // NCHW ([N, C, *spatial]) or channels-last NHWC ([N, *spatial, C]) memory order.
-import { runKernel, runKernelAsync } from '../backend';
+import { syncAndAsync } from '../backend';
 import type { Kernels } from '../kernels';
 import type { Layout, Shape } from '../validate';
 import * as v from '../validate';
@@ -107,7 +107,7 @@ function prepareBackward(fn: string, gradOutput: Float32Array, input: Float32Arr
   v.noOverlap(fn, BACKWARD_NAMES, [grads.gradInput, grads.gradWeight, grads.gradBias, dy, x, mean, rstd, weight], 3);
   const args: Parameters<Kernels['groupNormBackward']> = [d.batch, d.channels, d.spatial, d.groups, d.channelsLast,
     dy, x, mean, rstd, weight, grads.gradInput, grads.gradWeight, grads.gradBias];
-  return { args, grads };
+  return { args, result: grads };
 }
 
 /** InstanceNorm's group count: the channel count (inputShape is checked in full by groupedShape). */
@@ -117,64 +117,37 @@ function channelsOf(fn: string, inputShape: Shape, layout: Layout): number {
   return c === 0 ? 1 : c; // no channels: one (empty) group per sample, so that 0 % groups is well-defined
 }
 
+const groupNormOp = syncAndAsync('groupNorm', 'groupNorm', prepareForward);
 /**
  * Group normalization (PyTorch's F.group_norm): the C channels of `input` (shape `inputShape`, see
  * options.layout) are split into `numGroups` groups of C/numGroups consecutive channels; each (sample, group)
  * is normalized by its own mean and biased variance over its channels and positions, then scaled and shifted
  * per channel: y = (x - mean) / sqrt(var + eps) * weight[c] + bias[c]. Returns the saved mean/rstd too.
  */
-export function groupNorm(input: Float32Array, inputShape: Shape, numGroups: number, options?: GroupNormOptions): GroupNormResult {
-  const { args, result } = prepareForward('groupNorm', input, inputShape, numGroups, options);
-  runKernel('groupNorm', args);
-  return result;
-}
-
+export const groupNorm = groupNormOp.sync;
 /** groupNorm on a worker thread. Keep the arrays alive and untouched until the Promise settles. */
-export async function groupNormAsync(input: Float32Array, inputShape: Shape, numGroups: number, options?: GroupNormOptions): Promise<GroupNormResult> {
-  const { args, result } = prepareForward('groupNormAsync', input, inputShape, numGroups, options);
-  await runKernelAsync('groupNorm', args);
-  return result;
-}
+export const groupNormAsync = groupNormOp.async;
 
+const groupNormBackwardOp = syncAndAsync('groupNormBackward', 'groupNormBackward', prepareBackward);
 /** Gradients of groupNorm from the saved mean/rstd. gradWeight/gradBias are sums over batch and positions. */
-export function groupNormBackward(gradOutput: Float32Array, input: Float32Array, inputShape: Shape, numGroups: number, options: GroupNormBackwardOptions): GroupNormGrads {
-  const { args, grads } = prepareBackward('groupNormBackward', gradOutput, input, inputShape, numGroups, options);
-  runKernel('groupNormBackward', args);
-  return grads;
-}
-
+export const groupNormBackward = groupNormBackwardOp.sync;
 /** groupNormBackward on a worker thread. */
-export async function groupNormBackwardAsync(gradOutput: Float32Array, input: Float32Array, inputShape: Shape, numGroups: number, options: GroupNormBackwardOptions): Promise<GroupNormGrads> {
-  const { args, grads } = prepareBackward('groupNormBackwardAsync', gradOutput, input, inputShape, numGroups, options);
-  await runKernelAsync('groupNormBackward', args);
-  return grads;
-}
+export const groupNormBackwardAsync = groupNormBackwardOp.async;
 
+const instanceNormOp = syncAndAsync('instanceNorm', 'groupNorm', (fn: string, input: Float32Array, inputShape: Shape, options?: InstanceNormOptions) =>
+  prepareForward(fn, input, inputShape, null, options));
 /**
  * Instance normalization (PyTorch's F.instance_norm with use_input_stats=True, i.e. InstanceNorm*d in training
  * mode or with track_running_stats=False): every (sample, channel) normalized over its positions; weight/bias
  * per channel (affine=True). groupNorm with numGroups = C. mean/rstd are [N, C].
  */
-export function instanceNorm(input: Float32Array, inputShape: Shape, options?: InstanceNormOptions): GroupNormResult {
-  const { args, result } = prepareForward('instanceNorm', input, inputShape, null, options);
-  runKernel('groupNorm', args);
-  return result;
-}
+export const instanceNorm = instanceNormOp.sync;
+/** instanceNorm on a worker thread. Keep the arrays alive and untouched until the Promise settles. */
+export const instanceNormAsync = instanceNormOp.async;
 
-export async function instanceNormAsync(input: Float32Array, inputShape: Shape, options?: InstanceNormOptions): Promise<GroupNormResult> {
-  const { args, result } = prepareForward('instanceNormAsync', input, inputShape, null, options);
-  await runKernelAsync('groupNorm', args);
-  return result;
-}
+const instanceNormBackwardOp = syncAndAsync('instanceNormBackward', 'groupNormBackward', (fn: string, gradOutput: Float32Array, input: Float32Array, inputShape: Shape, options: InstanceNormBackwardOptions) =>
+  prepareBackward(fn, gradOutput, input, inputShape, null, options));
+export const instanceNormBackward = instanceNormBackwardOp.sync;
+/** instanceNormBackward on a worker thread. Keep the arrays alive and untouched until the Promise settles. */
+export const instanceNormBackwardAsync = instanceNormBackwardOp.async;
 
-export function instanceNormBackward(gradOutput: Float32Array, input: Float32Array, inputShape: Shape, options: InstanceNormBackwardOptions): GroupNormGrads {
-  const { args, grads } = prepareBackward('instanceNormBackward', gradOutput, input, inputShape, null, options);
-  runKernel('groupNormBackward', args);
-  return grads;
-}
-
-export async function instanceNormBackwardAsync(gradOutput: Float32Array, input: Float32Array, inputShape: Shape, options: InstanceNormBackwardOptions): Promise<GroupNormGrads> {
-  const { args, grads } = prepareBackward('instanceNormBackwardAsync', gradOutput, input, inputShape, null, options);
-  await runKernelAsync('groupNormBackward', args);
-  return grads;
-}

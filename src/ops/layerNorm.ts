@@ -1,5 +1,5 @@
 // layerNorm / layerNormBackward: PyTorch's F.layer_norm and its backward, over flat Float32Arrays.
-import { runKernel, runKernelAsync } from '../backend';
+import { syncAndAsync } from '../backend';
 import type { Kernels } from '../kernels';
 import type { Shape } from '../validate';
 import * as v from '../validate';
@@ -70,23 +70,15 @@ function prepareForward(fn: string, input: Float32Array, inputShape: Shape, norm
   return { args, result };
 }
 
+const layerNormOp = syncAndAsync('layerNorm', 'layerNorm', prepareForward);
 /**
  * Layer normalization over the trailing `normalizedShape` dims of `input` (shape `inputShape`):
  * y = (x - mean) / sqrt(var + eps) * weight + bias, statistics per row. As PyTorch's F.layer_norm, also
  * returning the saved mean and rstd that layerNormBackward needs.
  */
-export function layerNorm(input: Float32Array, inputShape: Shape, normalizedShape: Shape | number, options?: LayerNormOptions): LayerNormResult {
-  const { args, result } = prepareForward('layerNorm', input, inputShape, normalizedShape, options);
-  runKernel('layerNorm', args);
-  return result;
-}
-
+export const layerNorm = layerNormOp.sync;
 /** layerNorm on a worker thread. Keep the arrays alive and untouched until the Promise settles. */
-export async function layerNormAsync(input: Float32Array, inputShape: Shape, normalizedShape: Shape | number, options?: LayerNormOptions): Promise<LayerNormResult> {
-  const { args, result } = prepareForward('layerNormAsync', input, inputShape, normalizedShape, options);
-  await runKernelAsync('layerNorm', args);
-  return result;
-}
+export const layerNormAsync = layerNormOp.async;
 
 function prepareBackward(fn: string, gradOutput: Float32Array, input: Float32Array, inputShape: Shape, normalizedShape: Shape | number, options: LayerNormBackwardOptions) {
   const o = v.options<LayerNormBackwardOptions>(fn, options);
@@ -106,22 +98,15 @@ function prepareBackward(fn: string, gradOutput: Float32Array, input: Float32Arr
   v.noOverlap(fn, BACKWARD_NAMES, [grads.gradInput, grads.gradWeight, grads.gradBias, dy, x, mean, rstd, weight], 3);
   const args: Parameters<Kernels['layerNormBackward']> =
     [rows, cols, dy, x, mean, rstd, weight, grads.gradInput, grads.gradWeight, grads.gradBias];
-  return { args, grads };
+  return { args, result: grads };
 }
 
+const layerNormBackwardOp = syncAndAsync('layerNormBackward', 'layerNormBackward', prepareBackward);
 /**
  * Gradients of layerNorm from the saved mean/rstd, in one pass over each row (two with gradInput, the row in
  * cache for the second). gradWeight/gradBias are sums over rows.
  */
-export function layerNormBackward(gradOutput: Float32Array, input: Float32Array, inputShape: Shape, normalizedShape: Shape | number, options: LayerNormBackwardOptions): LayerNormGrads {
-  const { args, grads } = prepareBackward('layerNormBackward', gradOutput, input, inputShape, normalizedShape, options);
-  runKernel('layerNormBackward', args);
-  return grads;
-}
-
+export const layerNormBackward = layerNormBackwardOp.sync;
 /** layerNormBackward on a worker thread. */
-export async function layerNormBackwardAsync(gradOutput: Float32Array, input: Float32Array, inputShape: Shape, normalizedShape: Shape | number, options: LayerNormBackwardOptions): Promise<LayerNormGrads> {
-  const { args, grads } = prepareBackward('layerNormBackwardAsync', gradOutput, input, inputShape, normalizedShape, options);
-  await runKernelAsync('layerNormBackward', args);
-  return grads;
-}
+export const layerNormBackwardAsync = layerNormBackwardOp.async;
+

@@ -1,6 +1,6 @@
 // rmsNorm / rmsNormBackward: y = x / sqrt(mean(x^2) + eps) * weight over the trailing normalizedShape dims,
 // as PyTorch's F.rms_norm, also returning the saved per-row rstd for backward.
-import { runKernel, runKernelAsync } from '../backend';
+import { syncAndAsync } from '../backend';
 import type { Kernels } from '../kernels';
 import type { Shape } from '../validate';
 import * as v from '../validate';
@@ -61,19 +61,11 @@ function prepareForward(fn: string, input: Float32Array, inputShape: Shape, norm
   return { args, result };
 }
 
+const rmsNormOp = syncAndAsync('rmsNorm', 'rmsNorm', prepareForward);
 /** RMS normalization over the trailing `normalizedShape` dims of `input` (shape `inputShape`). */
-export function rmsNorm(input: Float32Array, inputShape: Shape, normalizedShape: Shape | number, options?: RmsNormOptions): RmsNormResult {
-  const { args, result } = prepareForward('rmsNorm', input, inputShape, normalizedShape, options);
-  runKernel('rmsNorm', args);
-  return result;
-}
-
+export const rmsNorm = rmsNormOp.sync;
 /** rmsNorm on a worker thread. Keep the arrays alive and untouched until the Promise settles. */
-export async function rmsNormAsync(input: Float32Array, inputShape: Shape, normalizedShape: Shape | number, options?: RmsNormOptions): Promise<RmsNormResult> {
-  const { args, result } = prepareForward('rmsNormAsync', input, inputShape, normalizedShape, options);
-  await runKernelAsync('rmsNorm', args);
-  return result;
-}
+export const rmsNormAsync = rmsNormOp.async;
 
 function prepareBackward(fn: string, gradOutput: Float32Array, input: Float32Array, inputShape: Shape, normalizedShape: Shape | number, options: RmsNormBackwardOptions) {
   const o = v.options<RmsNormBackwardOptions>(fn, options);
@@ -90,19 +82,12 @@ function prepareBackward(fn: string, gradOutput: Float32Array, input: Float32Arr
   };
   v.noOverlap(fn, BACKWARD_NAMES, [grads.gradInput, grads.gradWeight, dy, x, rstd, weight], 2);
   const args: Parameters<Kernels['rmsNormBackward']> = [rows, cols, dy, x, rstd, weight, grads.gradInput, grads.gradWeight];
-  return { args, grads };
+  return { args, result: grads };
 }
 
+const rmsNormBackwardOp = syncAndAsync('rmsNormBackward', 'rmsNormBackward', prepareBackward);
 /** Gradients of rmsNorm from the saved rstd. gradWeight is a sum over rows. */
-export function rmsNormBackward(gradOutput: Float32Array, input: Float32Array, inputShape: Shape, normalizedShape: Shape | number, options: RmsNormBackwardOptions): RmsNormGrads {
-  const { args, grads } = prepareBackward('rmsNormBackward', gradOutput, input, inputShape, normalizedShape, options);
-  runKernel('rmsNormBackward', args);
-  return grads;
-}
-
+export const rmsNormBackward = rmsNormBackwardOp.sync;
 /** rmsNormBackward on a worker thread. */
-export async function rmsNormBackwardAsync(gradOutput: Float32Array, input: Float32Array, inputShape: Shape, normalizedShape: Shape | number, options: RmsNormBackwardOptions): Promise<RmsNormGrads> {
-  const { args, grads } = prepareBackward('rmsNormBackwardAsync', gradOutput, input, inputShape, normalizedShape, options);
-  await runKernelAsync('rmsNormBackward', args);
-  return grads;
-}
+export const rmsNormBackwardAsync = rmsNormBackwardOp.async;
+

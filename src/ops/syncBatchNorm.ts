@@ -7,7 +7,7 @@
 //
 // Statistics travel as Float64Arrays and are merged with Chan et al.'s pairwise formula on M2 (sums of
 // squared deviations), never E[x^2] - E[x]^2, so a channel's tiny variance next to a large mean survives.
-import { runKernel, runKernelAsync } from '../backend';
+import { syncAndAsync } from '../backend';
 import type { Kernels } from '../kernels';
 import type { Shape } from '../validate';
 import * as v from '../validate';
@@ -40,21 +40,14 @@ function prepareStats(fn: string, input: Float32Array, inputShape: Shape, option
   const skip = result.count === 0; // an empty shard contributes nothing (mean 0, m2 0, count 0)
   if (skip) { result.mean.fill(0); result.m2.fill(0); }
   const args: Parameters<Kernels['batchNormStats']> = [n, c, s, dims.channelsLast, x, result.mean, result.m2];
-  return { args, result, skip };
+  return { args: skip ? null : args, result };
 }
 
+const batchNormStatsOp = syncAndAsync('batchNormStats', 'batchNormStats', prepareStats);
 /** This shard's per-channel mean, M2 and count (PyTorch's batch_norm_stats, with M2 in place of invstd). */
-export function batchNormStats(input: Float32Array, inputShape: Shape, options?: { layout?: BatchNormLayout; out?: { mean?: Float64Array; m2?: Float64Array } }): BatchNormStatsResult {
-  const { args, result, skip } = prepareStats('batchNormStats', input, inputShape, options);
-  if (!skip) runKernel('batchNormStats', args);
-  return result;
-}
-
-export async function batchNormStatsAsync(input: Float32Array, inputShape: Shape, options?: { layout?: BatchNormLayout; out?: { mean?: Float64Array; m2?: Float64Array } }): Promise<BatchNormStatsResult> {
-  const { args, result, skip } = prepareStats('batchNormStatsAsync', input, inputShape, options);
-  if (!skip) await runKernelAsync('batchNormStats', args);
-  return result;
-}
+export const batchNormStats = batchNormStatsOp.sync;
+/** batchNormStats on a worker thread. Keep the arrays alive and untouched until the Promise settles. */
+export const batchNormStatsAsync = batchNormStatsOp.async;
 
 export interface BatchNormGatherOptions {
   runningMean?: Float32Array | null;
@@ -153,21 +146,14 @@ function prepareElemt(fn: string, input: Float32Array, inputShape: Shape, option
   const output = v.output(fn, 'out.output', out.output, x.length, 'the input length');
   v.noOverlap(fn, ['out.output', 'input', 'mean', 'invstd', 'weight', 'bias'], [output, x, mean, invstd, weight, bias], 1, [0, 1]);
   const args: Parameters<Kernels['batchNormElemt']> = [n, c, s, dims.channelsLast, x, mean, invstd, weight, bias, output];
-  return { args, output };
+  return { args, result: output };
 }
 
+const batchNormElemtOp = syncAndAsync('batchNormElemt', 'batchNormElemt', prepareElemt);
 /** y = (x - mean) * invstd * weight + bias with the merged statistics (PyTorch's batch_norm_elemt). */
-export function batchNormElemt(input: Float32Array, inputShape: Shape, options: ElemtOptions): Float32Array {
-  const { args, output } = prepareElemt('batchNormElemt', input, inputShape, options);
-  runKernel('batchNormElemt', args);
-  return output;
-}
-
-export async function batchNormElemtAsync(input: Float32Array, inputShape: Shape, options: ElemtOptions): Promise<Float32Array> {
-  const { args, output } = prepareElemt('batchNormElemtAsync', input, inputShape, options);
-  await runKernelAsync('batchNormElemt', args);
-  return output;
-}
+export const batchNormElemt = batchNormElemtOp.sync;
+/** batchNormElemt on a worker thread. Keep the arrays alive and untouched until the Promise settles. */
+export const batchNormElemtAsync = batchNormElemtOp.async;
 
 interface ReduceOptions {
   mean: Float64Array | Float32Array;
@@ -213,21 +199,14 @@ function prepareReduce(fn: string, gradOutput: Float32Array, input: Float32Array
     [r.sumDy, r.sumDyXmu, r.gradWeight, r.gradBias, dy, x, mean, invstd], 4);
   const args: Parameters<Kernels['batchNormBackwardReduce']> = [n, c, s, dims.channelsLast, dy, x, mean, invstd,
     r.sumDy, r.sumDyXmu, r.gradWeight, r.gradBias];
-  return { args, r };
+  return { args, result: r };
 }
 
+const batchNormBackwardReduceOp = syncAndAsync('batchNormBackwardReduce', 'batchNormBackwardReduce', prepareReduce);
 /** This shard's per-channel backward sums (PyTorch's batch_norm_backward_reduce). */
-export function batchNormBackwardReduce(gradOutput: Float32Array, input: Float32Array, inputShape: Shape, options: ReduceOptions): BatchNormBackwardReduceResult {
-  const { args, r } = prepareReduce('batchNormBackwardReduce', gradOutput, input, inputShape, options);
-  runKernel('batchNormBackwardReduce', args);
-  return r;
-}
-
-export async function batchNormBackwardReduceAsync(gradOutput: Float32Array, input: Float32Array, inputShape: Shape, options: ReduceOptions): Promise<BatchNormBackwardReduceResult> {
-  const { args, r } = prepareReduce('batchNormBackwardReduceAsync', gradOutput, input, inputShape, options);
-  await runKernelAsync('batchNormBackwardReduce', args);
-  return r;
-}
+export const batchNormBackwardReduce = batchNormBackwardReduceOp.sync;
+/** batchNormBackwardReduce on a worker thread. Keep the arrays alive and untouched until the Promise settles. */
+export const batchNormBackwardReduceAsync = batchNormBackwardReduceOp.async;
 
 interface BackwardElemtOptions {
   mean: Float64Array | Float32Array;
@@ -261,20 +240,13 @@ function prepareBackwardElemt(fn: string, gradOutput: Float32Array, input: Float
     [gradInput, dy, x, mean, invstd, weight, sumDy, sumDyXmu], 1);
   const args: Parameters<Kernels['batchNormBackwardElemt']> = [n, c, s, dims.channelsLast, dy, x, mean, invstd, weight,
     sumDy, sumDyXmu, count, gradInput];
-  return { args, gradInput };
+  return { args, result: gradInput };
 }
 
+const batchNormBackwardElemtOp = syncAndAsync('batchNormBackwardElemt', 'batchNormBackwardElemt', prepareBackwardElemt);
 /** This shard's gradInput from the whole batch's sums (PyTorch's batch_norm_backward_elemt). */
-export function batchNormBackwardElemt(gradOutput: Float32Array, input: Float32Array, inputShape: Shape, options: BackwardElemtOptions): Float32Array {
-  const { args, gradInput } = prepareBackwardElemt('batchNormBackwardElemt', gradOutput, input, inputShape, options);
-  runKernel('batchNormBackwardElemt', args);
-  return gradInput;
-}
-
-export async function batchNormBackwardElemtAsync(gradOutput: Float32Array, input: Float32Array, inputShape: Shape, options: BackwardElemtOptions): Promise<Float32Array> {
-  const { args, gradInput } = prepareBackwardElemt('batchNormBackwardElemtAsync', gradOutput, input, inputShape, options);
-  await runKernelAsync('batchNormBackwardElemt', args);
-  return gradInput;
-}
+export const batchNormBackwardElemt = batchNormBackwardElemtOp.sync;
+/** batchNormBackwardElemt on a worker thread. Keep the arrays alive and untouched until the Promise settles. */
+export const batchNormBackwardElemtAsync = batchNormBackwardElemtOp.async;
 
 export type { BackwardElemtOptions as BatchNormBackwardElemtOptions, ElemtOptions as BatchNormElemtOptions, ReduceOptions as BatchNormBackwardReduceOptions };
