@@ -102,12 +102,13 @@ export interface ChannelDims {
   channelsLast: boolean;
 }
 
-/** Shape checks shared by every BatchNorm op. */
-export function channelDims(fn: string, input: unknown, inputShape: unknown, layout: BatchNormLayout) {
+/** The checks every BatchNorm op starts with: the layout option, the input and its dims. */
+export function channelInput(fn: string, input: unknown, inputShape: unknown, layoutOption: unknown, layoutName = 'layout') {
+  const layout = v.layout(fn, layoutName, layoutOption);
   const x = v.anyFloat32(fn, 'input', input);
   const { n, c, s } = v.channelShape(fn, inputShape, x.length, layout);
   const dims: ChannelDims = { n, c, s, channelsLast: layout === 'NHWC' || s === 1 };
-  return { x, dims };
+  return { x, dims, perChannel: `C = ${c}, the number of channels` };
 }
 
 const warned = new Set<string>();
@@ -145,10 +146,8 @@ export function tooFewValues(fn: string, inputShape: Shape): never {
 function prepareForward(fn: string, input: Float32Array, inputShape: Shape, options?: BatchNormOptions) {
   const o = v.options<BatchNormOptions>(fn, options);
   const conventions = v.oneOf(fn, 'conventions', o.conventions, ['pytorch', 'keras'] as const, 'pytorch');
-  const layout = v.layout(fn, 'layout', o.layout);
-  const { x, dims } = channelDims(fn, input, inputShape, layout);
+  const { x, dims, perChannel } = channelInput(fn, input, inputShape, o.layout);
   const { n, c, s } = dims;
-  const perChannel = `C = ${c}, the number of channels`;
   const weight = v.optionalFloat32(fn, 'weight', o.weight, c, perChannel);
   const bias = v.optionalFloat32(fn, 'bias', o.bias, c, perChannel);
   const runningMean = v.optionalFloat32(fn, 'runningMean', o.runningMean, c, perChannel);
@@ -187,10 +186,8 @@ export const batchNormAsync = batchNormOp.async;
 function prepareBackward(fn: string, gradOutput: Float32Array, input: Float32Array, inputShape: Shape, options: BatchNormBackwardOptions) {
   const o = v.options<BatchNormBackwardOptions>(fn, options);
   const conventions = v.oneOf(fn, 'options.conventions', o.conventions, ['pytorch', 'keras'] as const, 'pytorch');
-  const layout = v.layout(fn, 'options.layout', o.layout);
-  const { x, dims } = channelDims(fn, input, inputShape, layout);
+  const { x, dims, perChannel } = channelInput(fn, input, inputShape, o.layout, 'options.layout');
   const { n, c, s } = dims;
-  const perChannel = `C = ${c}, the number of channels`;
   const dy = v.float32(fn, 'gradOutput', gradOutput, x.length, 'the input length');
   const weight = v.optionalFloat32(fn, 'options.weight', o.weight, c, perChannel);
   const training = v.flag(fn, 'options.training', o.training, o.saveMean != null || o.saveInvstd != null);

@@ -12,7 +12,7 @@ import type { Kernels } from '../kernels';
 import type { Shape } from '../validate';
 import * as v from '../validate';
 import {
-  BATCH_NORM_DEFAULTS, channelDims, runningUpdate, tooFewValues,
+  BATCH_NORM_DEFAULTS, channelInput, runningUpdate, tooFewValues,
   type BatchNormConventions, type BatchNormLayout,
 } from './batchNorm';
 
@@ -27,13 +27,12 @@ export interface BatchNormStatsResult {
 
 function prepareStats(fn: string, input: Float32Array, inputShape: Shape, options?: { layout?: BatchNormLayout; out?: { mean?: Float64Array; m2?: Float64Array } }) {
   const o = v.options<{ layout?: BatchNormLayout; out?: { mean?: Float64Array; m2?: Float64Array } }>(fn, options);
-  const layout = v.layout(fn, 'layout', o.layout);
-  const { x, dims } = channelDims(fn, input, inputShape, layout);
+  const { x, dims, perChannel } = channelInput(fn, input, inputShape, o.layout);
   const { n, c, s } = dims;
   const out = v.options<{ mean?: Float64Array; m2?: Float64Array }>(fn, o.out);
   const result: BatchNormStatsResult = {
-    mean: v.output64(fn, 'out.mean', out.mean, c, `C = ${c}, the number of channels`),
-    m2: v.output64(fn, 'out.m2', out.m2, c, `C = ${c}, the number of channels`),
+    mean: v.output64(fn, 'out.mean', out.mean, c, perChannel),
+    m2: v.output64(fn, 'out.m2', out.m2, c, perChannel),
     count: n * s,
   };
   v.noOverlap(fn, ['out.mean', 'out.m2', 'input'], [result.mean, result.m2, x], 2);
@@ -134,10 +133,8 @@ interface ElemtOptions {
 
 function prepareElemt(fn: string, input: Float32Array, inputShape: Shape, options: ElemtOptions) {
   const o = v.options<ElemtOptions>(fn, options);
-  const layout = v.layout(fn, 'layout', o.layout);
-  const { x, dims } = channelDims(fn, input, inputShape, layout);
+  const { x, dims, perChannel } = channelInput(fn, input, inputShape, o.layout);
   const { n, c, s } = dims;
-  const perChannel = `C = ${c}, the number of channels`;
   const mean = v.means(fn, 'mean', o.mean, c, perChannel);
   const invstd = v.float32(fn, 'invstd', o.invstd, c, perChannel);
   const weight = v.optionalFloat32(fn, 'weight', o.weight, c, perChannel);
@@ -179,10 +176,8 @@ export interface BatchNormBackwardReduceResult {
 
 function prepareReduce(fn: string, gradOutput: Float32Array, input: Float32Array, inputShape: Shape, options: ReduceOptions) {
   const o = v.options<ReduceOptions>(fn, options);
-  const layout = v.layout(fn, 'layout', o.layout);
-  const { x, dims } = channelDims(fn, input, inputShape, layout);
+  const { x, dims, perChannel } = channelInput(fn, input, inputShape, o.layout);
   const { n, c, s } = dims;
-  const perChannel = `C = ${c}, the number of channels`;
   const dy = v.float32(fn, 'gradOutput', gradOutput, x.length, 'the input length');
   const mean = v.means(fn, 'mean', o.mean, c, perChannel);
   const invstd = v.float32(fn, 'invstd', o.invstd, c, perChannel);
@@ -223,10 +218,8 @@ interface BackwardElemtOptions {
 
 function prepareBackwardElemt(fn: string, gradOutput: Float32Array, input: Float32Array, inputShape: Shape, options: BackwardElemtOptions) {
   const o = v.options<BackwardElemtOptions>(fn, options);
-  const layout = v.layout(fn, 'layout', o.layout);
-  const { x, dims } = channelDims(fn, input, inputShape, layout);
+  const { x, dims, perChannel } = channelInput(fn, input, inputShape, o.layout);
   const { n, c, s } = dims;
-  const perChannel = `C = ${c}, the number of channels`;
   const dy = v.float32(fn, 'gradOutput', gradOutput, x.length, 'the input length');
   const mean = v.means(fn, 'mean', o.mean, c, perChannel);
   const invstd = v.float32(fn, 'invstd', o.invstd, c, perChannel);
