@@ -68,14 +68,17 @@ export function tfjsRmsNormBackward(tf: Tf, dy: Float32Array, x: Float32Array, d
  */
 export function tfjsBatchNorm(tf: Tf, x: Float32Array, dims: readonly number[], channelsLast: boolean, weight: Float32Array,
   bias: Float32Array, eps: number, running: { mean: Float32Array; var: Float32Array } | null): PeerCase {
-  const c = channelsLast ? dims[dims.length - 1] : dims[1];
-  const statShape = channelsLast ? [c] : [c, ...dims.slice(2).map(() => 1)];
+  const lastAxis = channelsLast || dims.length === 2;
+  const c = lastAxis ? dims[dims.length - 1] : dims[1];
+  // tf.batchNorm's cpu kernel broadcasts the statistics along the last axis only: channels-first data gets the
+  // same formula from broadcasting ops, with statistics shaped [1, C, 1, ...].
+  const statShape = lastAxis ? [c] : [1, c, ...dims.slice(2).map(() => 1)];
   const tx = tf.tensor(x, dims), tw = tf.tensor(weight, statShape), tb = tf.tensor(bias, statShape);
   const rm = running ? tf.tensor(running.mean, statShape) : null, rv = running ? tf.tensor(running.var, statShape) : null;
-  const axes = dims.map((_, i) => i).filter((i) => i !== (channelsLast ? dims.length - 1 : 1));
+  const axes = dims.map((_, i) => i).filter((i) => i !== (lastAxis ? dims.length - 1 : 1));
   return tidyCase(tf, [tx, tw, tb, ...(rm ? [rm, rv] : [])], () => {
-    if (rm) return { output: tf.batchNorm(tx, rm, rv, tb, tw, eps) };
-    const { mean, variance } = tf.moments(tx, axes, true);
-    return { output: tf.batchNorm(tx, mean, variance, tb, tw, eps) };
+    const { mean, variance } = rm ? { mean: rm, variance: rv! } : tf.moments(tx, axes, !lastAxis);
+    if (lastAxis) return { output: tf.batchNorm(tx, mean, variance, tb, tw, eps) };
+    return { output: tx.sub(mean).mul(tf.rsqrt(variance.add(eps))).mul(tw).add(tb) };
   });
 }
