@@ -14,6 +14,7 @@
 namespace normkit {
 namespace NORMKIT_ISA {
 #include "../kernels/rows.inl"
+#include "../kernels/columns.inl"
 #include "../kernels/layer_norm.inl"
 #include "../kernels/rms_norm.inl"
 #include "../kernels/group_norm.inl"

@@ -1,0 +1,167 @@
+// What the channels-last kernels share (BatchNorm over [N*S, C], GroupNorm per sample over [S, C]): per-column
+// statistics of a row-major [rows, C] matrix read row by row, and the per-column affine sweeps over it.
+// Included inside an ISA namespace after rows.inl.
+//
+// Column sums run over blocks of rows that stay in cache while tiles of 16-64 columns go over them, in float
+// SIMD per block and merged in double after each block; statistics are centred on a per-column shift as in
+// rows.inl (checked, redone around the mean found, in double on overflow).
+
+struct ChannelStats {
+  double mean;
+  double m2;  // sum of squared deviations from the mean
+};
+
+// Columns of a channels-last tensor handled together: their per-column arrays (stack) stay in L1.
+constexpr size_t kChunk = 1024;
+
+// Mean and M2 from the sums about `shift`, and whether the shift was close enough (within one standard
+// deviation of the mean, so that q - c^2/n loses at most a bit) and nothing overflowed.
+inline bool finish_stats(double c, double q, double count, float shift, ChannelStats& st) {
+  const double cm = c / count;
+  st.mean = double(shift) + cm;
+  st.m2 = q - c * cm;
+  return cm * cm * count <= st.m2 && std::isfinite(st.m2);
+}
+
+// Channels-last: for each column j in [j0, j0 + w) of a [rows, C] matrix, adds the sums over all rows of
+// the pair (u, v) that `vec` accumulates for kLanes columns at once (and `one` for a single column, in
+// double) into su[j - j0], sv[j - j0]. Float accumulators over blocks of rows, merged in double.
+template <size_t V, typename Vec>
+inline void column_tile(size_t r0, size_t r1, size_t C, size_t j0, size_t j, double* su, double* sv, Vec& vec) {
+  Vf u[V], v[V];
+  for (size_t k = 0; k < V; ++k) u[k] = v[k] = zero();
+  for (size_t r = r0; r < r1; ++r) {
+    const size_t off = r * C + j0 + j;
+    for (size_t k = 0; k < V; ++k) vec(off + k * kLanes, j + k * kLanes, u[k], v[k]);
+  }
+  float tu[V * kLanes], tv[V * kLanes];
+  for (size_t k = 0; k < V; ++k) {
+    store(tu + k * kLanes, u[k]);
+    store(tv + k * kLanes, v[k]);
+  }
+  for (size_t l = 0; l < V * kLanes; ++l) {
+    su[j + l] += tu[l];
+    sv[j + l] += tv[l];
+  }
+}
+
+template <typename Vec, typename One>
+inline void column_sums(size_t rows, size_t C, size_t j0, size_t w, double* su, double* sv, Vec vec, One one) {
+  for (size_t j = 0; j < w; ++j) su[j] = sv[j] = 0;
+  // Rows per block: few enough that the block (all its columns) stays in L1/L2 while the column tiles go
+  // over it, and that float sums over the block stay accurate (at most kFlushSteps * 2 rows).
+  size_t block = (size_t(16384) / (C ? C : 1));
+  block = block < 8 ? 8 : block > 2 * kFlushSteps ? 2 * kFlushSteps : block;
+  for (size_t r0 = 0; r0 < rows; r0 += block) {
+    const size_t r1 = r0 + block < rows ? r0 + block : rows;
+    size_t j = 0;
+    for (; j + 4 * kLanes <= w; j += 4 * kLanes) column_tile<4>(r0, r1, C, j0, j, su, sv, vec);
+    for (; j + kLanes <= w; j += kLanes) column_tile<1>(r0, r1, C, j0, j, su, sv, vec);
+    for (; j < w; ++j)
+      for (size_t r = r0; r < r1; ++r) one(r * C + j0 + j, j, su[j], sv[j]);
+  }
+}
+
+// Channels-last: mean and M2 of the columns [j0, j0 + w) (w <= kChunk).
+inline void column_stats(const float* x, size_t rows, size_t C, size_t j0, size_t w, double* mean, double* m2) {
+  float shift[kChunk];
+  double su[kChunk], sv[kChunk];
+  // The shift: the mean of the first rows, near the column's mean unless the rows are sorted (checked).
+  const size_t head = rows < 32 ? rows : 32;
+  for (size_t j = 0; j < w; ++j) su[j] = 0;
+  for (size_t r = 0; r < head; ++r)  // row by row: contiguous reads
+    for (size_t j = 0; j < w; ++j) su[j] += x[r * C + j0 + j];
+  for (size_t j = 0; j < w; ++j) shift[j] = float(su[j] / double(head ? head : 1));
+  auto vec = [&](size_t off, size_t jl, Vf& u, Vf& v) {
+    const Vf d = sub(load(x + off), load(shift + jl));
+    u = add(u, d);
+    v = muladd(d, d, v);
+  };
+  auto one = [&](size_t off, size_t jl, double& u, double& v) {
+    const double d = double(x[off] - shift[jl]);
+    u += d;
+    v += d * d;
+  };
+  const double count = double(rows);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    column_sums(rows, C, j0, w, su, sv, vec, one);
+    bool redo = false;
+    ChannelStats st;
+    for (size_t j = 0; j < w; ++j) {
+      redo |= !finish_stats(su[j], sv[j], count, shift[j], st);
+      mean[j] = st.mean;
+      m2[j] = st.m2;
+      shift[j] = float(st.mean);
+    }
+    if (!redo) break;
+  }
+  for (size_t j = 0; j < w; ++j) {
+    if (!std::isfinite(m2[j])) {  // float overflow: this column in double (slow, strided, rare)
+      double s = 0;
+      for (size_t r = 0; r < rows; ++r) s += x[r * C + j0 + j];
+      const double mu = s / count;
+      double c = 0, q = 0;
+      for (size_t r = 0; r < rows; ++r) {
+        const double d = double(x[r * C + j0 + j]) - mu;
+        c += d;
+        q += d * d;
+      }
+      mean[j] = mu + c / count;
+      m2[j] = q - c * c / count;
+    }
+    if (m2[j] < 0) m2[j] = 0;
+  }
+}
+
+// Channels-last rows: y[r, j] = (x[r, j] - hi[j]) * a[j] + b[j] for the columns [j0, j0 + w).
+// (Going over the rows last to first, to start with the rows the statistics pass left in cache, measured
+// slower: the hardware prefetcher follows ascending streams better.)
+template <bool Stream>
+inline void affine_rows(const float* x, float* y, size_t rows, size_t C, size_t j0, size_t w, const float* hi,
+                        const float* a, const float* b) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * C + j0;
+    float* yr = y + r * C + j0;
+    size_t j = 0;
+    for (; j + kLanes <= w; j += kLanes) {
+      const Vf v = muladd(sub(load(xr + j), load(hi + j)), load(a + j), load(b + j));
+      if constexpr (Stream)
+        stream(yr + j, v);
+      else
+        store(yr + j, v);
+    }
+    for (; j < w; ++j) yr[j] = (xr[j] - hi[j]) * a[j] + b[j];
+  }
+}
+
+// Channels-last rows of a backward: dx[r, j] = dy[r, j] * k[j] - ((x[r, j] - hi[j]) * k2[j] + k1[j]) for the
+// columns [j0, j0 + w); without UseX, dx = dy * k (x not read).
+template <bool UseX, bool Stream>
+inline void back_rows(const float* dy, const float* x, float* dx, size_t rows, size_t C, size_t j0, size_t w,
+                      const float* hi, const float* k, const float* k2, const float* k1) {
+  for (size_t r = 0; r < rows; ++r) {
+    const size_t o = r * C + j0;
+    size_t j = 0;
+    for (; j + kLanes <= w; j += kLanes) {
+      Vf v = mul(load(dy + o + j), load(k + j));
+      if constexpr (UseX) v = sub(v, muladd(sub(load(x + o + j), load(hi + j)), load(k2 + j), load(k1 + j)));
+      if constexpr (Stream)
+        stream(dx + o + j, v);
+      else
+        store(dx + o + j, v);
+    }
+    for (; j < w; ++j)
+      dx[o + j] = UseX ? dy[o + j] * k[j] - ((x[o + j] - hi[j]) * k2[j] + k1[j]) : dy[o + j] * k[j];
+  }
+}
+
+// Scratch memory for one kernel call (never per element), released on every way out.
+template <typename T>
+struct Scratch {
+  T* data;
+  explicit Scratch(size_t n) : data(new T[n ? n : 1]) {}
+  ~Scratch() { delete[] data; }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+};
+
