@@ -53,5 +53,31 @@ for (const t of targets()) {
       expect(relError(g.gradWeight!, c.dweight)).toBeLessThan(1e-4);
       expect(relError(g.gradBias!, c.dbias)).toBeLessThan(1e-4);
     });
+
+    for (const momentum of [0.1, null] as const) {
+      it(`batchNorm training (momentum ${momentum}): output, saved statistics, running stats, backward; then inference`, () => {
+        t.use();
+        const c = find('batchNormTrain', (k) => k.momentum === momentum);
+        const x = f32(c.x), weight = f32(c.weight), bias = f32(c.bias);
+        const runningMean = f32(c.runningMean0), runningVar = f32(c.runningVar0);
+        const r = nk.batchNorm(x, c.shape, { weight, bias, runningMean, runningVar, training: true, momentum,
+          numBatchesTracked: momentum === null ? c.numBatchesTracked : undefined });
+        expect(relError(r.output, c.y)).toBeLessThan(1e-5);
+        expect(relError(r.saveMean, c.saveMean)).toBeLessThan(1e-6);
+        expect(relError(r.saveInvstd, c.saveInvstd)).toBeLessThan(1e-5);
+        expect(relError(runningMean, c.runningMean)).toBeLessThan(1e-6);
+        expect(relError(runningVar, c.runningVar)).toBeLessThan(1e-6);
+        const g = nk.batchNormBackward(f32(c.dy), x, c.shape, { saveMean: r.saveMean, saveInvstd: r.saveInvstd, weight });
+        expect(relError(g.gradInput!, c.dx)).toBeLessThan(1e-4);
+        expect(relError(g.gradWeight!, c.dweight)).toBeLessThan(1e-4);
+        expect(relError(g.gradBias!, c.dbias)).toBeLessThan(1e-4);
+        // Inference with the updated running statistics, and its backward (statistics constant).
+        const e = c.eval;
+        const y = nk.batchNorm(f32(e.x), e.shape, { weight, bias, runningMean, runningVar, training: false });
+        expect(relError(y.output, e.y)).toBeLessThan(1e-5);
+        const ge = nk.batchNormBackward(f32(e.dy), f32(e.x), e.shape, { training: false, runningMean, runningVar, weight });
+        expect(relError(ge.gradInput!, e.dx)).toBeLessThan(1e-5);
+      });
+    }
   });
 }
