@@ -100,15 +100,7 @@ inline Moments moments(const float* x, size_t n) {
   return finish_moments(x, n, shift, deviation_sums(x, n, shift));
 }
 
-// Mean of squares, for RMSNorm, from a float sum of squares q; redone in double if q overflowed.
-inline double finish_mean_square(const float* x, size_t n, double q) {
-  if (!std::isfinite(q)) {
-    q = 0;
-    for (size_t j = 0; j < n; ++j) q += double(x[j]) * double(x[j]);
-  }
-  return q / double(n);
-}
-
+// Mean of squares, for RMSNorm. Float accumulators; redone in double if they overflowed.
 inline double mean_square(const float* x, size_t n) {
   Vf q0 = zero(), q1 = zero(), q2 = zero(), q3 = zero();
   size_t i = 0;
@@ -126,7 +118,11 @@ inline double mean_square(const float* x, size_t n) {
   }
   double q = reduce_add(add(add(q0, q1), add(q2, q3)));
   for (; i < n; ++i) q += double(x[i]) * double(x[i]);
-  return finish_mean_square(x, n, q);
+  if (!std::isfinite(q)) {
+    q = 0;
+    for (size_t j = 0; j < n; ++j) q += double(x[j]) * double(x[j]);
+  }
+  return q / double(n);
 }
 
 // A double held as two floats (hi + lo), so that x - mean stays exact to float precision even when the
