@@ -70,6 +70,20 @@ describe('native async ops', () => {
     port2.close();
   });
 
+  it('work on SharedArrayBuffer-backed arrays (as worker_threads pipelines use)', async () => {
+    if (!native) return;
+    nk.setBackend('native');
+    const rows = 4, cols = 1024, n = rows * cols;
+    const sab = new SharedArrayBuffer(2 * n * 4);
+    const x = new Float32Array(sab, 0, n), y = new Float32Array(sab, n * 4, n);
+    x.set(rng(24).normals(n, 2, 3));
+    const r = await nk.layerNormAsync(x, [rows, cols], cols, { out: { output: y } });
+    expect(r.output).toBe(y);
+    expect(y).toEqual(nk.layerNorm(Float32Array.from(x), [rows, cols], cols).output);
+    const st = await nk.batchNormStatsAsync(x, [4, 16, 64]);
+    expect(st.mean).toEqual(nk.batchNormStats(Float32Array.from(x), [4, 16, 64]).mean);
+  });
+
   it('refuse an already-detached buffer with a RangeError naming it', async () => {
     if (!native) return;
     nk.setBackend('native');
