@@ -169,26 +169,22 @@ inline void with_flags(F&& f, bool first, Rest... rest) {
 // is never idle between rows. One call per vector step covers a row line by line.
 inline void prefetch_next(const float* p) { __builtin_prefetch(p, 0, 2); }  // 2: into L2, not L1
 
-// Backward kernels finish rows in blocks of 4, 2 or 1 rows, so that per-column data (weight and the running
-// dweight/dbias sums) is loaded and stored once per block instead of once per row: on this class of core the
-// loads and stores cost as much as the arithmetic. The block is the largest whose `arrays` row-sized arrays
-// fit in kRowBlockBytes, so that its second sweep finds it in L1/L2 (measured: 4 rows of 768 floats, 2 of
-// 4096, 1 of 65536).
-constexpr size_t kRowBlockBytes = size_t(128) << 10;
-inline size_t row_block(size_t cols, size_t arrays) {
-  const size_t row_bytes = cols * sizeof(float) * arrays;
-  return row_bytes * 4 <= kRowBlockBytes ? 4 : row_bytes * 2 <= kRowBlockBytes ? 2 : 1;
+// Backward kernels finish rows in blocks of kRowBlock, so that per-column data (weight and the running
+// dweight/dbias sums) is loaded and stored once per block instead of once per row: on this class of core
+// the loads and stores cost as much as the arithmetic. A block is used when its `arrays` row-sized arrays
+// fit in half of L2.
+constexpr size_t kRowBlock = 4;
+inline bool use_row_blocks(size_t cols, size_t arrays) {
+  return cols * sizeof(float) * arrays * kRowBlock <= (size_t(512) << 10);
 }
 
-// Calls body(first_row, SizeTag<R>{}) for each block of R rows: blocks of `block` rows (4, 2 or 1), then
-// smaller ones for what is left.
+// Calls body(first_row, SizeTag<R>{}) for each block of R rows: blocks of kRowBlock when `blocked`, then
+// single rows for what is left.
 template <typename F>
-inline void for_row_blocks(size_t rows, size_t block, F&& body) {
+inline void for_row_blocks(size_t rows, bool blocked, F&& body) {
   size_t r = 0;
-  if (block >= 4)
-    for (; r + 4 <= rows; r += 4) body(r, SizeTag<4>{});
-  if (block >= 2)
-    for (; r + 2 <= rows; r += 2) body(r, SizeTag<2>{});
+  if (blocked)
+    for (; r + kRowBlock <= rows; r += kRowBlock) body(r, SizeTag<kRowBlock>{});
   for (; r < rows; ++r) body(r, SizeTag<1>{});
 }
 
