@@ -14,7 +14,8 @@ void layer_norm_forward(const LayerNormForward& a) {
       const float* x = a.x + r * n;
       float* y = a.y + r * n;
       const float* next = r + 1 < a.rows ? x + n : x;
-      const Moments m = moments(x, n);
+      const bool early = prefetch_during_statistics(n);
+      const Moments m = moments(x, n, early ? next : nullptr);
       const float rstd = float(1.0 / std::sqrt(m.var + double(a.eps)));
       if (a.mean) a.mean[r] = float(m.mean);
       if (a.rstd) a.rstd[r] = rstd;
@@ -33,7 +34,7 @@ void layer_norm_forward(const LayerNormForward& a) {
       if constexpr (stream_y.value)
         for (; j < plan.peel; ++j) one(j);
       for (; j + kLanes <= n; j += kLanes) {
-        prefetch_next(next + j);
+        if (!early) prefetch_next(next + j);
         Vf v = muladd(sub(load(x + j), vhi), vrstd, vlo_rstd);
         if constexpr (has_w.value && has_b.value)
           v = muladd(v, load(a.weight + j), load(a.bias + j));

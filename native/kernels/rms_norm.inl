@@ -9,7 +9,8 @@ void rms_norm_forward(const RmsNormForward& a) {
       const float* x = a.x + r * n;
       float* y = a.y + r * n;
       const float* next = r + 1 < a.rows ? x + n : x;
-      const float rstd = float(1.0 / std::sqrt(mean_square(x, n) + double(a.eps)));
+      const bool early = prefetch_during_statistics(n);
+      const float rstd = float(1.0 / std::sqrt(mean_square(x, n, early ? next : nullptr) + double(a.eps)));
       if (a.rstd) a.rstd[r] = rstd;
 
       auto one = [&](size_t j) {
@@ -22,7 +23,7 @@ void rms_norm_forward(const RmsNormForward& a) {
       if constexpr (stream_y.value)
         for (; j < plan.peel; ++j) one(j);
       for (; j + kLanes <= n; j += kLanes) {
-        prefetch_next(next + j);
+        if (!early) prefetch_next(next + j);
         Vf v = mul(load(x + j), vrstd);
         if constexpr (has_w.value) v = mul(v, load(a.weight + j));
         if constexpr (stream_y.value)
