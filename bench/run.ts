@@ -21,7 +21,7 @@ export interface ModeSettings extends TimingSettings {
 
 export const MODES: Record<Mode, ModeSettings> = {
   quick: { warmupMs: 10, budgetMs: 60, allocBudgetMs: 30, minSamples: 5, maxSamples: 300, sampleMs: 2 },
-  default: { warmupMs: 30, budgetMs: 150, allocBudgetMs: 60, minSamples: 7, maxSamples: 1000, sampleMs: 3 },
+  default: { warmupMs: 20, budgetMs: 100, allocBudgetMs: 40, minSamples: 7, maxSamples: 1000, sampleMs: 3 },
   full: { warmupMs: 100, budgetMs: 1000, allocBudgetMs: 400, minSamples: 15, maxSamples: 5000, sampleMs: 5 },
 };
 
