@@ -29,10 +29,7 @@ export function infoText(): string {
 
 export function listText(o: BenchOptions): string {
   const lines = [`ops (${o.mode} shapes):`];
-  for (const op of OPS) {
-    const off = op.unavailable?.() ?? null;
-    lines.push(`  ${op.name.padEnd(20)} ${`${op.family} ${op.pass}`.padEnd(28)} ${off ? `(unavailable: ${off})` : op.shapes[o.mode].join(' ')}`);
-  }
+  for (const op of OPS) lines.push(`  ${op.name.padEnd(20)} ${`${op.family} ${op.pass}`.padEnd(28)} ${op.shapes[o.mode].join(' ')}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -34,8 +34,6 @@ export interface OpEntry<I, O extends Arrays> {
   shapes: { quick: string[]; default: string[]; full: string[] };
   /** Layouts this op accepts (others given with --shapes are skipped with a note). */
   layouts: Layout[];
-  /** Why the op cannot run in this build (e.g. not merged yet), or null. */
-  unavailable?(): string | null;
   /** Inputs for one shape. Runs with the TypeScript backend active (saved statistics come from it). */
   build(shape: ParsedShape, rand: Rng): I;
   /** Preallocated outputs for `call`. */
@@ -199,11 +197,7 @@ const rmsNormBackward = defineOp<RowBackwardInputs, { gradInput: Float32Array; g
   note: 'tfjs computes its backward with tf.grads, which recomputes the forward',
 });
 
-// ---- BatchNorm / GroupNorm: EXPECTED API ------------------------------------------------------------------
-// These ops are being written on other branches. The entries below are written against the API this
-// interface describes (modelled on layerNorm's: positional input and shape, options with `out`), and stay
-// off (unavailable(): the function is missing) until the package exports it. AFTER MERGING: check each
-// signature and option name against src/ops/batchNorm.ts and src/ops/groupNorm.ts and fix the calls here.
+// ---- BatchNorm / GroupNorm -------------------------------------------------------------------------------
 const bnLayout = (i: { channelsLast: boolean; dims: number[] }) => (i.channelsLast && i.dims.length > 2 ? 'NHWC' : 'NCHW') as 'NCHW' | 'NHWC';
 
 const CHANNEL_SHAPES = {
