@@ -1,10 +1,12 @@
 // LayerNorm forward and backward over rows of `cols` contiguous floats.
 // Included inside an ISA namespace (see isa/implementation.inl): Vf, load, add, ... come from simd/<isa>.h;
-// moments(), split(), with_flags(), for_row_blocks(), prefetch_next() and streaming_plan() from rows.inl.
+// moments(), split(), with_flags(), for_row_blocks(), for_vectors(), prefetch_next() and streaming_plan() from
+// rows.inl.
 //
-// Forward reads a row from memory once for its statistics, then normalises it from cache while the next
-// row is prefetched. (Measured alternatives that were slower on our machines: finishing 4 rows per sweep;
-// normalising row r in the same sweep that gathers row r+1's statistics.)
+// Forward reads a row from memory once for its statistics, then normalises it from cache, last column first
+// (for_vectors()), while the next row is prefetched. (Measured alternatives that were slower on our
+// machines: finishing 4 rows per sweep; normalising row r in the same sweep that gathers row r+1's
+// statistics.)
 
 void layer_norm_forward(const LayerNormForward& a) {
   const size_t n = a.cols;
@@ -30,10 +32,10 @@ void layer_norm_forward(const LayerNormForward& a) {
         y[j] = v;
       };
       const Vf vhi = set1(mean.hi), vrstd = set1(rstd), vlo_rstd = set1(lo_rstd);
-      size_t j = 0;
+      size_t head = 0;
       if constexpr (stream_y.value)
-        for (; j < plan.peel; ++j) one(j);
-      for (; j + kLanes <= n; j += kLanes) {
+        for (; head < plan.peel; ++head) one(head);
+      const size_t tail = for_vectors(head, n, true, [&](size_t j) {
         if (!early) prefetch_next(next + j);
         Vf v = muladd(sub(load(x + j), vhi), vrstd, vlo_rstd);
         if constexpr (has_w.value && has_b.value)
@@ -46,8 +48,8 @@ void layer_norm_forward(const LayerNormForward& a) {
           stream(y + j, v);
         else
           store(y + j, v);
-      }
-      for (; j < n; ++j) one(j);
+      });
+      for (size_t j = tail; j < n; ++j) one(j);
     }
   }, a.weight != nullptr, a.bias != nullptr, plan.streaming);
   if (plan.streaming) stream_fence();
@@ -113,17 +115,22 @@ void layer_norm_backward(const LayerNormBackward& a) {
           if constexpr (want_dx.value) dx[i][j] = (has_w.value ? d_rstd * w[j] : d_rstd) - (xm * k2[i] + k1[i]);
         }
       };
-      size_t j = 0;
+      size_t head = 0;
       if constexpr (stream_dx.value)
-        for (; j < plan.peel; ++j) one(j);
-      for (; j + kLanes <= n; j += kLanes) {
+        for (; head < plan.peel; ++head) one(head);
+      // Backwards when pass 1 overflowed L1 (see for_vectors()), prefetching the next rows in the order
+      // their pass 1 will read them.
+      const bool backwards = overflows_l1((2 * R + 1) * n * sizeof(float));
+      const size_t last_step = head + (n - head) / kLanes * kLanes - kLanes;
+      const size_t tail = for_vectors(head, n, backwards, [&](size_t j) {
+        const size_t pj = backwards ? head + last_step - j : j;
         Vf vw = zero(), dw = zero(), db = zero();
         if constexpr (has_w.value) vw = load(w + j);
         if constexpr (want_dw.value) dw = load(a.dweight + j);
         if constexpr (want_db.value) db = load(a.dbias + j);
         for (size_t i = 0; i < R; ++i) {
-          prefetch_next(next_x + i * n + j);
-          prefetch_next(next_dy + i * n + j);
+          prefetch_next(next_x + i * n + pj);
+          prefetch_next(next_dy + i * n + pj);
           const Vf xm = sub(load(x[i] + j), vmean[i]);
           const Vf d = load(dy[i] + j);
           const Vf d_rstd = mul(d, vrstd[i]);
@@ -140,8 +147,8 @@ void layer_norm_backward(const LayerNormBackward& a) {
         }
         if constexpr (want_dw.value) store(a.dweight + j, dw);
         if constexpr (want_db.value) store(a.dbias + j, db);
-      }
-      for (; j < n; ++j) one(j);
+      });
+      for (size_t j = tail; j < n; ++j) one(j);
     });
   }, a.weight != nullptr, a.dx != nullptr, a.dweight != nullptr, a.dbias != nullptr, plan.streaming);
   if (plan.streaming) stream_fence();

@@ -19,10 +19,10 @@ void rms_norm_forward(const RmsNormForward& a) {
         y[j] = v;
       };
       const Vf vrstd = set1(rstd);
-      size_t j = 0;
+      size_t head = 0;
       if constexpr (stream_y.value)
-        for (; j < plan.peel; ++j) one(j);
-      for (; j + kLanes <= n; j += kLanes) {
+        for (; head < plan.peel; ++head) one(head);
+      const size_t tail = for_vectors(head, n, true, [&](size_t j) {
         if (!early) prefetch_next(next + j);
         Vf v = mul(load(x + j), vrstd);
         if constexpr (has_w.value) v = mul(v, load(a.weight + j));
@@ -30,8 +30,8 @@ void rms_norm_forward(const RmsNormForward& a) {
           stream(y + j, v);
         else
           store(y + j, v);
-      }
-      for (; j < n; ++j) one(j);
+      });
+      for (size_t j = tail; j < n; ++j) one(j);
     }
   }, a.weight != nullptr, plan.streaming);
   if (plan.streaming) stream_fence();
@@ -83,16 +83,21 @@ void rms_norm_backward(const RmsNormBackward& a) {
           if constexpr (want_dx.value) dx[i][j] = (has_w.value ? d_rstd * w[j] : d_rstd) - x[i][j] * k[i];
         }
       };
-      size_t j = 0;
+      size_t head = 0;
       if constexpr (stream_dx.value)
-        for (; j < plan.peel; ++j) one(j);
-      for (; j + kLanes <= n; j += kLanes) {
+        for (; head < plan.peel; ++head) one(head);
+      // Backwards when pass 1 overflowed L1 (see for_vectors()), prefetching the next rows in the order
+      // their pass 1 will read them.
+      const bool backwards = overflows_l1((2 * R + 1) * n * sizeof(float));
+      const size_t last_step = head + (n - head) / kLanes * kLanes - kLanes;
+      const size_t tail = for_vectors(head, n, backwards, [&](size_t j) {
+        const size_t pj = backwards ? head + last_step - j : j;
         Vf vw = zero(), dw = zero();
         if constexpr (has_w.value) vw = load(w + j);
         if constexpr (want_dw.value) dw = load(a.dweight + j);
         for (size_t i = 0; i < R; ++i) {
-          prefetch_next(next_x + i * n + j);
-          prefetch_next(next_dy + i * n + j);
+          prefetch_next(next_x + i * n + pj);
+          prefetch_next(next_dy + i * n + pj);
           const Vf xv = load(x[i] + j);
           const Vf d_rstd = mul(load(dy[i] + j), vrstd[i]);
           if constexpr (want_dw.value) dw = muladd(d_rstd, xv, dw);
@@ -105,8 +110,8 @@ void rms_norm_backward(const RmsNormBackward& a) {
           }
         }
         if constexpr (want_dw.value) store(a.dweight + j, dw);
-      }
-      for (; j < n; ++j) one(j);
+      });
+      for (size_t j = tail; j < n; ++j) one(j);
     });
   }, a.weight != nullptr, a.dx != nullptr, a.dweight != nullptr, plan.streaming);
   if (plan.streaming) stream_fence();

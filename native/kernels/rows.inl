@@ -38,6 +38,26 @@ inline void prefetch_next(const float* p) { __builtin_prefetch(p, 0, 2); }  // 2
 // sweep instead (measured: 64x65536 ~12% faster; 768- to 4096-float rows slower that way).
 inline bool prefetch_during_statistics(size_t n) { return n * sizeof(float) > (size_t(64) << 10); }
 
+// Calls f(j) for the vector steps j = first, first + kLanes, ... that fit in [first, n), in order or last to
+// first, and returns where the scalar tail starts. A sweep that follows another over the same rows goes
+// backwards when that one overflowed L1, so as to start with the lines it left there (measured in Node:
+// LayerNorm/RMSNorm backward at 512x4096 1.2x faster; slower when the rows fit in L1, 8192x1024 by 7-10%).
+// The forward ops' normalising sweep always goes backwards: measured faster at every shape (LayerNorm
+// 512x4096 1.25x, 4096x768 and 8192x1024 1.05-1.1x).
+template <typename F>
+inline size_t for_vectors(size_t first, size_t n, bool backwards, F&& f) {
+  const size_t end = first + (n - first) / kLanes * kLanes;
+  if (backwards)
+    for (size_t j = end; j > first;) {
+      j -= kLanes;
+      f(j);
+    }
+  else
+    for (size_t j = first; j < end; j += kLanes) f(j);
+  return end;
+}
+inline bool overflows_l1(size_t bytes) { return bytes > (size_t(32) << 10); }
+
 // Float accumulators are added into double after at most this many vector steps each, so that float
 // rounding never piles up over long runs (a 65536-float row, a BatchNorm channel, any run on the one-lane
 // scalar ISA).
