@@ -4,10 +4,11 @@ import { nativeAddon } from '../dist/src/backend.js';
 import { maxAbs, nk, numericGrad, relError, rng, targets } from './helpers';
 import { type Layout, refBatchNorm, refBatchNormBackward } from './ref/batchNorm';
 
-// [N, C, S, spatial dims as listed]: no spatial dims, one, several; sizes off the SIMD width; C > kChunk.
+// [N, C, S, spatial dims as listed]: no spatial dims, one, several; sizes off the SIMD width; C > kChunk;
+// channels of 9000 floats (more than L1 holds: the second sweep runs backwards, see for_vectors()).
 const cases: [number, number, number[]][] = [
   [4, 3, []], [7, 40, []], [2, 5, [1]], [3, 6, [17]], [2, 3, [5, 7]], [2, 20, [3, 11]], [2, 33, [2, 2, 3]],
-  [3, 2, [100]], [2, 1100, [3]], [9, 1, [4]],
+  [3, 2, [100]], [2, 1100, [3]], [9, 1, [4]], [3, 2, [60, 50]],
 ];
 const layouts: Layout[] = ['NCHW', 'NHWC'];
 

@@ -8,11 +8,12 @@ type Layout = 'NCHW' | 'NHWC';
 const layouts: Layout[] = ['NCHW', 'NHWC'];
 
 // [N, C, *spatial] (logical) and numGroups: no spatial dims to three, sizes off every SIMD width, one-channel
-// groups (instance), one group (layer), groups of 3 and 17 channels, groups wider than a channels-last unit.
+// groups (instance), one group (layer), groups of 3 and 17 channels, groups wider than a channels-last unit,
+// groups of 12000 floats (more than L1 holds: the second sweep runs backwards, see for_vectors()).
 const cases: [number[], number][] = [
   [[2, 4], 2], [[3, 6, 5], 3], [[2, 8, 7, 7], 4], [[2, 32, 17], 8], [[1, 12, 3, 3, 3], 12], [[2, 20, 33], 1],
   [[0, 8, 4], 2], [[2, 96, 5, 7], 32], [[1, 136, 9], 8], [[2, 256, 3], 2], [[1, 300, 4], 1], [[2, 64, 1], 4],
-  [[1, 80, 100], 80], [[2, 40, 2, 3], 10],
+  [[1, 80, 100], 80], [[2, 40, 2, 3], 10], [[2, 4, 60, 50], 1],
 ];
 
 /** The shape as the op takes it: [N, C, *spatial] for NCHW, [N, *spatial, C] for NHWC. */

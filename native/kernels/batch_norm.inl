@@ -147,11 +147,13 @@ void batch_norm_forward(const BatchNormForward& a) {
       const double invstd = invstd_of(st.m2, count, a.eps);
       record_batch_stats(a, ch, st, invstd);
       const Affine f = make_affine(st.mean, invstd, a.weight, a.bias, ch);
-      // The channel is in L2 now; while it is normalised, the next channel (s floats further) comes in.
+      // The channel is in L2 now (its end in L1: normalised last block first when the channel overflows
+      // L1 by a little, see for_vectors()); meanwhile the next channel (s floats further) comes in.
       const size_t next = ch + 1 < sh.c ? sh.s : 0;
-      for (size_t i = 0; i < sh.n; ++i) {
-        const size_t off = i * stride + ch * sh.s;
-        affine_run<stream_y.value>(a.x + off, a.y + off, sh.s, f.hi, f.a, f.b, a.x + off + next);
+      const bool backwards = sweep_backwards(sh.n * sh.s * sizeof(float));
+      for (size_t b = 0; b < sh.n; ++b) {
+        const size_t off = (backwards ? sh.n - 1 - b : b) * stride + ch * sh.s;
+        affine_run<stream_y.value>(a.x + off, a.y + off, sh.s, f.hi, f.a, f.b, a.x + off + next, backwards);
       }
     }
   }, streaming);
@@ -254,10 +256,11 @@ void batch_norm_backward(const BatchNormBackward& a) {
           const BackCoef f = finish(ch, sdy, sdx);
           if (!a.dx) return;
           const size_t next = ch + 1 < sh.c ? sh.s : 0;
-          for (size_t i = 0; i < sh.n; ++i) {
-            const size_t off = i * stride + ch * sh.s;
+          const bool backwards = sweep_backwards(2 * sh.n * sh.s * sizeof(float));
+          for (size_t b = 0; b < sh.n; ++b) {
+            const size_t off = (backwards ? sh.n - 1 - b : b) * stride + ch * sh.s;
             affine_grad_run<X, S, centred.value>(a.dy + off, a.x + off, a.dx + off, sh.s, f.k, f.hi, f.k2, f.k1,
-                                                 a.dy + off + next, a.x + off + next);
+                                                 a.dy + off + next, a.x + off + next, backwards);
           }
         }, !uncentred_ok(float(a.mean[ch]), a.invstd[ch]));
       }

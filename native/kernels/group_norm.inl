@@ -26,10 +26,12 @@ void group_norm_forward_nchw(const GroupNormForward& a, size_t S) {
       // y = (x - mean.hi) * scale + shift with scale = w·rstd, shift = b - mean.lo·scale (see split()).
       const SplitFloat mean = split(m.mean);
       const size_t c0 = (k % a.groups) * cg;
-      for (size_t i = 0; i < cg; ++i) {
+      const bool backwards = sweep_backwards(len * sizeof(float));  // see for_vectors()
+      for (size_t c = 0; c < cg; ++c) {
+        const size_t i = backwards ? cg - 1 - c : c;
         const float scale = a.weight ? rstd * a.weight[c0 + i] : rstd;
         const float shift = (a.bias ? a.bias[c0 + i] : 0.0f) - mean.lo * scale;
-        affine_run<stream_y.value>(x + i * S, y + i * S, S, mean.hi, scale, shift, next + i * S);
+        affine_run<stream_y.value>(x + i * S, y + i * S, S, mean.hi, scale, shift, next + i * S, backwards);
       }
     }
   }, plan.streaming);
@@ -66,10 +68,12 @@ void group_norm_backward_nchw(const GroupNormBackward& a, size_t S) {
       // The next block's x and dy are contiguous with this one's: prefetch both while dx is computed.
       const float* next = last ? x : x + len;
       const float* next_dy = last ? dy : dy + len;
-      for (size_t i = 0; i < cg; ++i) {
+      const bool backwards = sweep_backwards(2 * len * sizeof(float));  // see for_vectors()
+      for (size_t c = 0; c < cg; ++c) {
+        const size_t i = backwards ? cg - 1 - c : c;
         const float scale = a.weight ? rstd * a.weight[c0 + i] : rstd;
         affine_grad_run<true, false, centred.value>(dy + i * S, x + i * S, a.dx + k * len + i * S, S, scale, mean,
-                                                    k2, k1, next_dy + i * S, next + i * S);
+                                                    k2, k1, next_dy + i * S, next + i * S, backwards);
       }
     }, !uncentred_ok(mean, rstd));
   }

@@ -39,11 +39,13 @@ inline void prefetch_next(const float* p) { __builtin_prefetch(p, 0, 2); }  // 2
 inline bool prefetch_during_statistics(size_t n) { return n * sizeof(float) > (size_t(64) << 10); }
 
 // Calls f(j) for the vector steps j = first, first + kLanes, ... that fit in [first, n), in order or last to
-// first, and returns where the scalar tail starts. A sweep that follows another over the same rows goes
-// backwards when that one overflowed L1, so as to start with the lines it left there (measured in Node:
-// LayerNorm/RMSNorm backward at 512x4096 1.2x faster; slower when the rows fit in L1, 8192x1024 by 7-10%).
-// The forward ops' normalising sweep always goes backwards: measured faster at every shape (LayerNorm
-// 512x4096 1.25x, 4096x768 and 8192x1024 1.05-1.1x).
+// first, and returns where the scalar tail starts. A sweep that follows another over the same data goes
+// backwards when that one overflowed L1 by a little (sweep_backwards()), so as to start with the lines it
+// left there (measured in Node: LayerNorm/RMSNorm backward at 512x4096 1.2x, BatchNorm backward at
+// [8,256,28,28] 1.3x faster). When the data fits in L1 the order does not matter, and when it is many times
+// larger only L2 is left to gain from, where backwards measured up to 5% slower. The forward ops'
+// normalising sweep always goes backwards: measured faster at every shape (LayerNorm 512x4096 1.25x,
+// 4096x768 and 8192x1024 1.05-1.1x).
 template <typename F>
 inline size_t for_vectors(size_t first, size_t n, bool backwards, F&& f) {
   const size_t end = first + (n - first) / kLanes * kLanes;
@@ -56,7 +58,9 @@ inline size_t for_vectors(size_t first, size_t n, bool backwards, F&& f) {
     for (size_t j = first; j < end; j += kLanes) f(j);
   return end;
 }
-inline bool overflows_l1(size_t bytes) { return bytes > (size_t(32) << 10); }
+inline bool sweep_backwards(size_t bytes_of_first_sweep) {
+  return bytes_of_first_sweep > (size_t(32) << 10) && bytes_of_first_sweep <= (size_t(128) << 10);
+}
 
 // Float accumulators are added into double after at most this many vector steps each, so that float
 // rounding never piles up over long runs (a 65536-float row, a BatchNorm channel, any run on the one-lane
@@ -246,23 +250,24 @@ inline StreamPlan streaming_plan(const float* y, size_t rows, size_t n, size_t a
 inline bool stream_aligned(const float* p) { return reinterpret_cast<uintptr_t>(p) % kStreamAlign == 0; }
 
 // The normalise step of the channel-wise ops (GroupNorm, BatchNorm): out = (x - hi) * a + b over a run of
-// n contiguous floats, prefetching the same span of `next`. With kStream, scalar steps first bring `out` to
-// the alignment streaming stores need.
+// n contiguous floats, prefetching the same span of `next`, in order or `backwards` (for_vectors()). With
+// kStream, scalar steps first bring `out` to the alignment streaming stores need.
 template <bool kStream>
-inline void affine_run(const float* x, float* out, size_t n, float hi, float a, float b, const float* next) {
+inline void affine_run(const float* x, float* out, size_t n, float hi, float a, float b, const float* next,
+                       bool backwards = false) {
   const Vf vhi = set1(hi), va = set1(a), vb = set1(b);
-  size_t j = 0;
+  size_t head = 0;
   if constexpr (kStream)
-    for (; j < n && !stream_aligned(out + j); ++j) out[j] = (x[j] - hi) * a + b;
-  for (; j + kLanes <= n; j += kLanes) {
+    for (; head < n && !stream_aligned(out + head); ++head) out[head] = (x[head] - hi) * a + b;
+  const size_t tail = for_vectors(head, n, backwards, [&](size_t j) {
     prefetch_next(next + j);
     const Vf v = muladd(sub(load(x + j), vhi), va, vb);
     if constexpr (kStream)
       stream(out + j, v);
     else
       store(out + j, v);
-  }
-  for (; j < n; ++j) out[j] = (x[j] - hi) * a + b;
+  });
+  for (size_t j = tail; j < n; ++j) out[j] = (x[j] - hi) * a + b;
 }
 
 // Backward steps have a cheaper form in which the mean is not subtracted element by element:
@@ -305,11 +310,11 @@ inline void add_grad_sums(const float* dy, const float* x, size_t len, float hi,
 }
 
 // Their backward step: dx = dy * k - ((x - hi) * k2 + k1) over a run, prefetching the same span of next_dy
-// and next_x. Without kUseX, dx = dy * k and x is not read (inference-mode backward). Without kCentred, the
+// and next_x, in order or `backwards`. Without kUseX, dx = dy * k and x is not read (inference-mode backward). Without kCentred, the
 // uncentred form above (two operations per vector instead of four; see uncentred_ok()).
 template <bool kUseX, bool kStream, bool kCentred = true>
 inline void affine_grad_run(const float* dy, const float* x, float* dx, size_t n, float k, float hi, float k2,
-                            float k1, const float* next_dy, const float* next_x) {
+                            float k1, const float* next_dy, const float* next_x, bool backwards = false) {
   const float c = k1 - hi * k2;  // uncentred: dx = dy * k + (x * -k2 - c)
   const Vf vk = set1(k), vhi = set1(hi), vk2 = set1(k2), vk1 = set1(k1), vnk2 = set1(-k2), vnc = set1(-c);
   auto one = [&](size_t j) {
@@ -320,10 +325,10 @@ inline void affine_grad_run(const float* dy, const float* x, float* dx, size_t n
     else
       dx[j] = dy[j] * k - (x[j] * k2 + c);
   };
-  size_t j = 0;
+  size_t head = 0;
   if constexpr (kStream)
-    for (; j < n && !stream_aligned(dx + j); ++j) one(j);
-  for (; j + kLanes <= n; j += kLanes) {
+    for (; head < n && !stream_aligned(dx + head); ++head) one(head);
+  const size_t tail = for_vectors(head, n, backwards, [&](size_t j) {
     prefetch_next(next_dy + j);
     Vf v;
     if constexpr (!kUseX) {
@@ -339,6 +344,6 @@ inline void affine_grad_run(const float* dy, const float* x, float* dx, size_t n
       stream(dx + j, v);
     else
       store(dx + j, v);
-  }
-  for (; j < n; ++j) one(j);
+  });
+  for (size_t j = tail; j < n; ++j) one(j);
 }
