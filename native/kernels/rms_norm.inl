@@ -86,8 +86,8 @@ void rms_norm_backward(const RmsNormBackward& a) {
       size_t head = 0;
       if constexpr (stream_dx.value)
         for (; head < plan.peel; ++head) one(head);
-      // Backwards when pass 1 overflowed L1 by a little (see for_vectors()), prefetching the next rows in the order
-      // their pass 1 will read them.
+      // Backwards when pass 1 overflowed L1 by a little (see for_vectors()), prefetching the next rows in
+      // the order their pass 1 will read them.
       const bool backwards = sweep_backwards((2 * R + 1) * n * sizeof(float));
       const size_t last_step = head + (n - head) / kLanes * kLanes - kLanes;
       const size_t tail = for_vectors(head, n, backwards, [&](size_t j) {

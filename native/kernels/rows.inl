@@ -58,6 +58,7 @@ inline size_t for_vectors(size_t first, size_t n, bool backwards, F&& f) {
     for (size_t j = first; j < end; j += kLanes) f(j);
   return end;
 }
+// Whether the second sweep goes backwards, from the bytes the first one read: more than L1, at most 4x it.
 inline bool sweep_backwards(size_t bytes_of_first_sweep) {
   return bytes_of_first_sweep > (size_t(32) << 10) && bytes_of_first_sweep <= (size_t(128) << 10);
 }
@@ -310,8 +311,9 @@ inline void add_grad_sums(const float* dy, const float* x, size_t len, float hi,
 }
 
 // Their backward step: dx = dy * k - ((x - hi) * k2 + k1) over a run, prefetching the same span of next_dy
-// and next_x, in order or `backwards`. Without kUseX, dx = dy * k and x is not read (inference-mode backward). Without kCentred, the
-// uncentred form above (two operations per vector instead of four; see uncentred_ok()).
+// and next_x, in order or `backwards`. Without kUseX, dx = dy * k and x is not read (inference-mode
+// backward). Without kCentred, the uncentred form above (two operations per vector instead of four; see
+// uncentred_ok()).
 template <bool kUseX, bool kStream, bool kCentred = true>
 inline void affine_grad_run(const float* dy, const float* x, float* dx, size_t n, float k, float hi, float k2,
                             float k1, const float* next_dy, const float* next_x, bool backwards = false) {
