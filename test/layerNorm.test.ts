@@ -3,10 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { maxAbs, nk, numericGrad, relError, rng, targets } from './helpers';
 import { refLayerNorm, refLayerNormBackward } from './ref/layerNorm';
 
-// [inputShape, normalizedShape]: ranks 1 to 3, sizes off the SIMD width, empty batch, size-1 rows.
+// [inputShape, normalizedShape]: ranks 1 to 3, sizes off the SIMD width, empty batch, size-1 rows; the
+// backward's row blocks with their second sweep forwards (9x768) and backwards (6x1000), single rows
+// backwards (3x4099).
 const shapes: [number[], number[]][] = [
   [[7], [7]], [[3, 1], [1]], [[5, 3], [3]], [[4, 17], [17]], [[6, 100], [100]], [[9, 768], [768]],
-  [[2, 3, 40], [3, 40]], [[0, 16], [16]], [[2, 2, 33], [33]], [[3, 4099], [4099]],
+  [[2, 3, 40], [3, 40]], [[0, 16], [16]], [[2, 2, 33], [33]], [[3, 4099], [4099]], [[6, 1000], [1000]],
 ];
 
 describe('reference LayerNorm gradients match finite differences (float64)', () => {

@@ -3,9 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { maxAbs, nk, numericGrad, relError, rng, targets } from './helpers';
 import { refRmsNorm, refRmsNormBackward } from './ref/rmsNorm';
 
+// The same kinds of shape as layerNorm.test.ts (row blocks swept forwards and backwards, single rows).
 const shapes: [number[], number[]][] = [
   [[7], [7]], [[3, 1], [1]], [[5, 3], [3]], [[4, 17], [17]], [[9, 768], [768]], [[2, 3, 40], [3, 40]],
-  [[0, 16], [16]], [[3, 4099], [4099]],
+  [[0, 16], [16]], [[3, 4099], [4099]], [[6, 1000], [1000]],
 ];
 
 describe('reference RMSNorm gradients match finite differences (float64)', () => {
