@@ -122,22 +122,34 @@ export function batchNormGatherStats(means: Float64Array | readonly Float64Array
   return { mean, invstd, m2, count: total };
 }
 
-interface ElemtOptions {
+/** What batchNormElemt, batchNormBackwardReduce and batchNormBackwardElemt all take: the shard's input and the
+ * merged statistics (and the weight), checked against the input's channel count. */
+interface MergedStats {
   mean: Float64Array | Float32Array;
   invstd: Float32Array;
   weight?: Float32Array | null;
-  bias?: Float32Array | null;
   layout?: BatchNormLayout;
+}
+
+function mergedStatsInput(fn: string, input: Float32Array, inputShape: Shape, o: Partial<MergedStats>) {
+  const { x, dims, perChannel } = channelInput(fn, input, inputShape, o.layout);
+  return {
+    x, dims, perChannel,
+    mean: v.means(fn, 'mean', o.mean, dims.c, perChannel),
+    invstd: v.float32(fn, 'invstd', o.invstd, dims.c, perChannel),
+    weight: v.optionalFloat32(fn, 'weight', o.weight, dims.c, perChannel),
+  };
+}
+
+interface ElemtOptions extends MergedStats {
+  bias?: Float32Array | null;
   out?: { output?: Float32Array };
 }
 
 function prepareElemt(fn: string, input: Float32Array, inputShape: Shape, options: ElemtOptions) {
   const o = v.options<ElemtOptions>(fn, options);
-  const { x, dims, perChannel } = channelInput(fn, input, inputShape, o.layout);
+  const { x, dims, perChannel, mean, invstd, weight } = mergedStatsInput(fn, input, inputShape, o);
   const { n, c, s } = dims;
-  const mean = v.means(fn, 'mean', o.mean, c, perChannel);
-  const invstd = v.float32(fn, 'invstd', o.invstd, c, perChannel);
-  const weight = v.optionalFloat32(fn, 'weight', o.weight, c, perChannel);
   const bias = v.optionalFloat32(fn, 'bias', o.bias, c, perChannel);
   const out = v.options<{ output?: Float32Array }>(fn, o.out);
   const output = v.output(fn, 'out.output', out.output, x.length, 'the input length');
@@ -152,12 +164,9 @@ export const batchNormElemt = batchNormElemtOp.sync;
 /** batchNormElemt on a worker thread. Keep the arrays alive and untouched until the Promise settles. */
 export const batchNormElemtAsync = batchNormElemtOp.async;
 
-interface ReduceOptions {
-  mean: Float64Array | Float32Array;
-  invstd: Float32Array;
+interface ReduceOptions extends MergedStats {
   /** Only decides the default outputMask. */
   weight?: Float32Array | null;
-  layout?: BatchNormLayout;
   /** [sumDy and sumDyXmu, gradWeight, gradBias]. Default: sums; gradWeight/gradBias when a weight is given. */
   outputMask?: readonly [boolean, boolean, boolean];
   out?: { sumDy?: Float64Array; sumDyXmu?: Float64Array; gradWeight?: Float32Array; gradBias?: Float32Array };
@@ -176,12 +185,9 @@ export interface BatchNormBackwardReduceResult {
 
 function prepareReduce(fn: string, gradOutput: Float32Array, input: Float32Array, inputShape: Shape, options: ReduceOptions) {
   const o = v.options<ReduceOptions>(fn, options);
-  const { x, dims, perChannel } = channelInput(fn, input, inputShape, o.layout);
+  const { x, dims, perChannel, mean, invstd, weight } = mergedStatsInput(fn, input, inputShape, o);
   const { n, c, s } = dims;
   const dy = v.float32(fn, 'gradOutput', gradOutput, x.length, 'the input length');
-  const mean = v.means(fn, 'mean', o.mean, c, perChannel);
-  const invstd = v.float32(fn, 'invstd', o.invstd, c, perChannel);
-  const weight = v.optionalFloat32(fn, 'weight', o.weight, c, perChannel);
   const [sums, wantW, wantB] = v.mask(fn, 'outputMask', o.outputMask, 3, [true, weight !== null, weight !== null]);
   const out = v.options<NonNullable<ReduceOptions['out']>>(fn, o.out);
   const r: BatchNormBackwardReduceResult = {
@@ -203,27 +209,20 @@ export const batchNormBackwardReduce = batchNormBackwardReduceOp.sync;
 /** batchNormBackwardReduce on a worker thread. Keep the arrays alive and untouched until the Promise settles. */
 export const batchNormBackwardReduceAsync = batchNormBackwardReduceOp.async;
 
-interface BackwardElemtOptions {
-  mean: Float64Array | Float32Array;
-  invstd: Float32Array;
-  weight?: Float32Array | null;
+interface BackwardElemtOptions extends MergedStats {
   /** The all-reduced (whole-batch) sums from batchNormBackwardReduce. */
   sumDy: Float64Array;
   sumDyXmu: Float64Array;
   /** The whole batch's count per channel (batchNormGatherStats' count). */
   count: number;
-  layout?: BatchNormLayout;
   out?: { gradInput?: Float32Array };
 }
 
 function prepareBackwardElemt(fn: string, gradOutput: Float32Array, input: Float32Array, inputShape: Shape, options: BackwardElemtOptions) {
   const o = v.options<BackwardElemtOptions>(fn, options);
-  const { x, dims, perChannel } = channelInput(fn, input, inputShape, o.layout);
+  const { x, dims, perChannel, mean, invstd, weight } = mergedStatsInput(fn, input, inputShape, o);
   const { n, c, s } = dims;
   const dy = v.float32(fn, 'gradOutput', gradOutput, x.length, 'the input length');
-  const mean = v.means(fn, 'mean', o.mean, c, perChannel);
-  const invstd = v.float32(fn, 'invstd', o.invstd, c, perChannel);
-  const weight = v.optionalFloat32(fn, 'weight', o.weight, c, perChannel);
   const sumDy = v.float64(fn, 'sumDy', o.sumDy, c, perChannel);
   const sumDyXmu = v.float64(fn, 'sumDyXmu', o.sumDyXmu, c, perChannel);
   const count = v.integerAtLeast(fn, 'count', o.count, 1);
