@@ -61,8 +61,8 @@ inline Affine make_affine(double mean, double invstd, const float* weight, const
 // Streaming stores for the output when the op's data (`arrays` tensors: x and y, or x, dy and dx) is far
 // larger than the cache, and every run of the output can be aligned.
 inline bool stream_output(const BatchNormShape& sh, const float* y, size_t arrays) {
-  if (!use_streaming_stores(arrays * sh.n * sh.c * sh.s * sizeof(float))) return false;
-  return !sh.channels_last || ((sh.c * sizeof(float)) % kStreamAlign == 0 && stream_aligned(y));
+  if (sh.channels_last) return stream_rows(y, sh.n * sh.s, sh.c, arrays);
+  return use_streaming_stores(arrays * sh.n * sh.c * sh.s * sizeof(float));
 }
 
 // y = (x - mean[ch]) * invstd[ch] * w + b everywhere, with coef(ch) giving each channel's Affine.

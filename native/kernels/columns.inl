@@ -113,23 +113,93 @@ inline void column_stats(const float* x, size_t rows, size_t C, size_t j0, size_
   }
 }
 
+// The elementwise sweeps over whole channels-last rows (w == C) can go over the [rows, C] matrix as one flat
+// run that starts where the output is aligned, with the per-column coefficients rotated to match: then no
+// store straddles two cache lines (a JS caller's tensors start 16 bytes past a line), and any output can take
+// streaming stores. Measured in Node against row by row: backward 1.15-1.5x faster (BatchNorm NHWC, GroupNorm
+// NHWC), forward with streaming stores 1.1-1.25x ([32,56,56,64]). Possible when a row's bytes keep the
+// vector alignment; other shapes go row by row.
+inline bool flat_rows(const float* out, size_t C, size_t w) {
+  return w == C && (C * sizeof(float)) % kStreamAlign == 0 && reinterpret_cast<uintptr_t>(out) % sizeof(float) == 0;
+}
+
+// Where the flat run's vector steps start: the first element of `out` aligned for this ISA's vectors.
+inline size_t flat_start(const float* out) {
+  const size_t misalign = reinterpret_cast<uintptr_t>(out) % kStreamAlign;
+  return misalign ? (kStreamAlign - misalign) / sizeof(float) : 0;
+}
+
+// Streaming stores for a channels-last output of `rows` rows of C when the op's data (`arrays` tensors) is far
+// larger than the cache and every store can be aligned: by the flat run, or row by row when out is aligned.
+inline bool stream_rows(const float* out, size_t rows, size_t C, size_t arrays) {
+  return use_streaming_stores(arrays * rows * C * sizeof(float)) && (C * sizeof(float)) % kStreamAlign == 0 &&
+         ((C <= kChunk && flat_rows(out, C, C)) || stream_aligned(out));
+}
+
+// K coefficient arrays of C floats rotated by `first` and interleaved, aligned: the coefficients of the flat
+// run's step that starts at element first + r * C + q are at(q, 0 .. K-1), one vector each, side by side (one
+// stream of loads instead of K).
+template <size_t K>
+struct RotatedColumns {
+  RotatedColumns(const float* const (&arrays)[K], size_t C, size_t first) {
+    const size_t shift = first % C;
+    for (size_t k = 0; k < K; ++k)
+      for (size_t q = 0; q < C; q += kLanes) {
+        float* out = v + q * K + k * kLanes;
+        if (q + shift + kLanes <= C) {
+          store(out, load(arrays[k] + q + shift));
+        } else {
+          for (size_t l = 0; l < kLanes; ++l) out[l] = arrays[k][(q + l + shift) % C];
+        }
+      }
+  }
+  const float* at(size_t q, size_t k) const { return v + q * K + k * kLanes; }
+  alignas(64) float v[K * kChunk];
+};
+
+// Calls one(f) for the elements before `first` and after the last whole step, and step(f, q) for the vector
+// steps f = first + q + r * C of a flat run of `total` elements (q = the step's offset in the rotated rows).
+template <typename One, typename Step>
+inline void flat_sweep(size_t total, size_t C, size_t first, One one, Step step) {
+  size_t f = 0;
+  for (; f < first && f < total; ++f) one(f);
+  for (; f + C <= total; f += C)
+    for (size_t q = 0; q < C; q += kLanes) step(f + q, q);
+  size_t q = 0;
+  for (; f + q + kLanes <= total; q += kLanes) step(f + q, q);
+  for (f += q; f < total; ++f) one(f);
+}
+
 // Channels-last rows: y[r, j] = (x[r, j] - hi[j]) * a[j] + b[j] for the columns [j0, j0 + w).
 // (Going over the rows last to first, to start with the rows the statistics pass left in cache, measured
 // slower: the hardware prefetcher follows ascending streams better.)
 template <bool Stream>
 inline void affine_rows(const float* x, float* y, size_t rows, size_t C, size_t j0, size_t w, const float* hi,
                         const float* a, const float* b) {
+  auto put = [&](float* p, Vf v) {
+    if constexpr (Stream)
+      stream(p, v);
+    else
+      store(p, v);
+  };
+  // Flat only with streaming stores: for outputs that stay in cache, row by row measured as fast or faster.
+  if (Stream && flat_rows(y, C, w)) {
+    const size_t first = flat_start(y);
+    const RotatedColumns<3> rc({hi, a, b}, C, first);
+    flat_sweep(rows * C, C, first, [&](size_t f) {
+      const size_t j = f % C;
+      y[f] = (x[f] - hi[j]) * a[j] + b[j];
+    }, [&](size_t f, size_t q) {
+      put(y + f, muladd(sub(load(x + f), load(rc.at(q, 0))), load(rc.at(q, 1)), load(rc.at(q, 2))));
+    });
+    return;
+  }
   for (size_t r = 0; r < rows; ++r) {
     const float* xr = x + r * C + j0;
     float* yr = y + r * C + j0;
     size_t j = 0;
-    for (; j + kLanes <= w; j += kLanes) {
-      const Vf v = muladd(sub(load(xr + j), load(hi + j)), load(a + j), load(b + j));
-      if constexpr (Stream)
-        stream(yr + j, v);
-      else
-        store(yr + j, v);
-    }
+    for (; j + kLanes <= w; j += kLanes)
+      put(yr + j, muladd(sub(load(xr + j), load(hi + j)), load(a + j), load(b + j)));
     for (; j < w; ++j) yr[j] = (xr[j] - hi[j]) * a[j] + b[j];
   }
 }
@@ -139,19 +209,33 @@ inline void affine_rows(const float* x, float* y, size_t rows, size_t C, size_t 
 template <bool UseX, bool Stream>
 inline void back_rows(const float* dy, const float* x, float* dx, size_t rows, size_t C, size_t j0, size_t w,
                       const float* hi, const float* k, const float* k2, const float* k1) {
+  auto put = [&](float* p, Vf v) {
+    if constexpr (Stream)
+      stream(p, v);
+    else
+      store(p, v);
+  };
+  auto vec = [&](size_t o, const float* vhi, const float* vk, const float* vk2, const float* vk1) {
+    Vf v = mul(load(dy + o), load(vk));
+    if constexpr (UseX) v = sub(v, muladd(sub(load(x + o), load(vhi)), load(vk2), load(vk1)));
+    return v;
+  };
+  auto one = [&](size_t o, size_t j) {
+    dx[o] = UseX ? dy[o] * k[j] - ((x[o] - hi[j]) * k2[j] + k1[j]) : dy[o] * k[j];
+  };
+  if (flat_rows(dx, C, w)) {
+    const size_t first = flat_start(dx);
+    const RotatedColumns<4> rc({hi, k, k2, k1}, C, first);
+    flat_sweep(rows * C, C, first, [&](size_t f) { one(f, f % C); }, [&](size_t f, size_t q) {
+      put(dx + f, vec(f, rc.at(q, 0), rc.at(q, 1), rc.at(q, 2), rc.at(q, 3)));
+    });
+    return;
+  }
   for (size_t r = 0; r < rows; ++r) {
     const size_t o = r * C + j0;
     size_t j = 0;
-    for (; j + kLanes <= w; j += kLanes) {
-      Vf v = mul(load(dy + o + j), load(k + j));
-      if constexpr (UseX) v = sub(v, muladd(sub(load(x + o + j), load(hi + j)), load(k2 + j), load(k1 + j)));
-      if constexpr (Stream)
-        stream(dx + o + j, v);
-      else
-        store(dx + o + j, v);
-    }
-    for (; j < w; ++j)
-      dx[o + j] = UseX ? dy[o + j] * k[j] - ((x[o + j] - hi[j]) * k2[j] + k1[j]) : dy[o + j] * k[j];
+    for (; j + kLanes <= w; j += kLanes) put(dx + o + j, vec(o + j, hi + j, k + j, k2 + j, k1 + j));
+    for (; j < w; ++j) one(o + j, j);
   }
 }
 

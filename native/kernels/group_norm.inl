@@ -79,13 +79,6 @@ void group_norm_backward_nchw(const GroupNormBackward& a, size_t S) {
   }
 }
 
-// Streaming stores for a channels-last output when the op's data is far larger than the cache and every
-// row of the output can be aligned.
-inline bool stream_rows(const float* out, size_t rows, size_t C, size_t arrays) {
-  return use_streaming_stores(arrays * rows * C * sizeof(float)) && (C * sizeof(float)) % kStreamAlign == 0 &&
-         stream_aligned(out);
-}
-
 void group_norm_forward_nhwc(const GroupNormForward& a, size_t S) {
   const size_t C = a.channels, G = a.groups, cg = C / G;
   Scratch<double> stats(2 * C);  // per channel: mean, m2
