@@ -270,6 +270,28 @@ for (const t of targets()) {
       expect(Array.from(g.gradWeight!)).toEqual([0, 0]);
     });
 
+    // Channels-last dx runs over the tensor as one flat run aligned on the output (columns.inl): the
+    // elements before the first aligned step and after the last go through the same vector arithmetic, so
+    // the result must not depend on where the output buffer sits.
+    it('channels-last gradInput is the same at every output alignment', () => {
+      t.use();
+      const r = rng(11);
+      for (const [N, C, spatial] of [[3, 16, [5]], [2, 48, [3, 7]], [1, 64, [2]], [5, 8, []]] as [number, number, number[]][]) {
+        const shape = shapeOf(N, C, spatial, 'NHWC'), n = prod(shape);
+        const x = r.normals(n, 0.5, 1.5), w = r.normals(C, 1, 0.2), dy = r.normals(n);
+        const fwd = nk.batchNorm(x, shape, { weight: w, training: true, layout: 'NHWC' });
+        const opts = { weight: w, saveMean: fwd.saveMean, saveInvstd: fwd.saveInvstd, layout: 'NHWC' as const };
+        const base = nk.batchNormBackward(dy, x, shape, opts).gradInput!;
+        const ref = refBatchNormBackward(dy, x, N, C, prod(spatial), 'NHWC', { w, training: true, eps: 1e-5 });
+        expect(relError(base, ref.dx, maxAbs(dy) * maxAbs(w) * maxAbs(fwd.saveInvstd))).toBeLessThan(1e-4);
+        for (let off = 1; off < 16; ++off) {
+          const gradInput = new Float32Array(n + off).subarray(off);
+          nk.batchNormBackward(dy, x, shape, { ...opts, out: { gradInput } });
+          expect(gradInput, `${shape} offset ${off}`).toEqual(base);
+        }
+      }
+    });
+
     it('large tensors (streaming-store path) agree with the reference', () => {
       t.use();
       const r = rng(10), N = 2, C = 16, S = 140000; // 17.9 MB of output

@@ -227,6 +227,25 @@ for (const t of targets()) {
       }
     });
 
+    // The channels-last dx sweep runs over each sample as one flat run aligned on the output (columns.inl):
+    // its result must not depend on where the output buffer sits.
+    it('channels-last gradInput is the same at every output alignment', () => {
+      t.use();
+      const r = rng(12);
+      for (const [logical, G] of [[[2, 32, 5], 8], [[3, 16, 2, 3], 4]] as [number[], number][]) {
+        const shape = shapeIn(logical, 'NHWC'), { N, C, S } = dims(logical), n = N * C * S;
+        const x = r.normals(n, 0.5, 1.5), w = r.normals(C, 1, 0.2), dy = r.normals(n);
+        const fwd = nk.groupNorm(x, shape, G, { weight: w, layout: 'NHWC' });
+        const opts = { mean: fwd.mean, rstd: fwd.rstd, weight: w, layout: 'NHWC' as const };
+        const base = nk.groupNormBackward(dy, x, shape, G, opts).gradInput!;
+        for (let off = 1; off < 16; ++off) {
+          const gradInput = new Float32Array(n + off).subarray(off);
+          nk.groupNormBackward(dy, x, shape, G, { ...opts, out: { gradInput } });
+          expect(gradInput, `${shape} offset ${off}`).toEqual(base);
+        }
+      }
+    });
+
     it('large tensors (streaming-store path in NCHW) agree with the reference', () => {
       t.use();
       const r = rng(18), N = 3, C = 64, S = 130 * 170, G = 16; // > 16 MiB of output, runs not 64-byte aligned

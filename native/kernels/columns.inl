@@ -157,17 +157,36 @@ struct RotatedColumns {
   alignas(64) float v[K * kChunk];
 };
 
-// Calls one(f) for the elements before `first` and after the last whole step, and step(f, q) for the vector
-// steps f = first + q + r * C of a flat run of `total` elements (q = the step's offset in the rotated rows).
-template <typename One, typename Step>
-inline void flat_sweep(size_t total, size_t C, size_t first, One one, Step step) {
-  size_t f = 0;
-  for (; f < first && f < total; ++f) one(f);
+// Calls step(f, q) for the vector steps f = first + q + r * C of a flat run of `total` elements (q = the
+// step's offset in the rotated rows), and partial(f, count) for the fewer than kLanes elements before `first`
+// and after the last step.
+template <typename Step, typename Partial>
+inline void flat_sweep(size_t total, size_t C, size_t first, Step step, Partial partial) {
+  const size_t head = first < total ? first : total;
+  if (head) partial(0, head);
+  size_t f = head;
   for (; f + C <= total; f += C)
     for (size_t q = 0; q < C; q += kLanes) step(f + q, q);
   size_t q = 0;
   for (; f + q + kLanes <= total; q += kLanes) step(f + q, q);
-  for (f += q; f < total; ++f) one(f);
+  if (f + q < total) partial(f + q, total - f - q);
+}
+
+// The elements a flat run leaves over, computed by `vec` in one vector (their values gathered into lanes, the
+// rest zero) so that they round exactly as they would in any other lane: the output then does not depend on
+// where the caller's buffer sits. in[k] is the k-th input array, columns[k] the k-th coefficient array.
+template <size_t In, size_t K, typename Vec>
+inline void flat_partial(size_t f0, size_t count, size_t C, const float* const (&in)[In],
+                         const float* const (&columns)[K], float* out, Vec vec) {
+  alignas(64) float t[In + K][kLanes] = {};
+  for (size_t l = 0; l < count; ++l) {
+    for (size_t i = 0; i < In; ++i) t[i][l] = in[i] ? in[i][f0 + l] : 0.0f;
+    for (size_t k = 0; k < K; ++k) t[In + k][l] = columns[k][(f0 + l) % C];
+  }
+  const float* p[In + K];
+  for (size_t i = 0; i < In + K; ++i) p[i] = t[i];
+  store(t[0], vec(p));
+  for (size_t l = 0; l < count; ++l) out[f0 + l] = t[0][l];
 }
 
 // Channels-last rows: y[r, j] = (x[r, j] - hi[j]) * a[j] + b[j] for the columns [j0, j0 + w).
@@ -182,24 +201,26 @@ inline void affine_rows(const float* x, float* y, size_t rows, size_t C, size_t 
     else
       store(p, v);
   };
+  // p: x, hi, a, b
+  auto vec = [](const float* const* p) { return muladd(sub(load(p[0]), load(p[1])), load(p[2]), load(p[3])); };
   // Flat only with streaming stores: for outputs that stay in cache, row by row measured as fast or faster.
   if (Stream && flat_rows(y, C, w)) {
     const size_t first = flat_start(y);
     const RotatedColumns<3> rc({hi, a, b}, C, first);
-    flat_sweep(rows * C, C, first, [&](size_t f) {
-      const size_t j = f % C;
-      y[f] = (x[f] - hi[j]) * a[j] + b[j];
-    }, [&](size_t f, size_t q) {
-      put(y + f, muladd(sub(load(x + f), load(rc.at(q, 0))), load(rc.at(q, 1)), load(rc.at(q, 2))));
-    });
+    flat_sweep(rows * C, C, first, [&](size_t f, size_t q) {
+      const float* p[] = {x + f, rc.at(q, 0), rc.at(q, 1), rc.at(q, 2)};
+      put(y + f, vec(p));
+    }, [&](size_t f, size_t count) { flat_partial<1, 3>(f, count, C, {x}, {hi, a, b}, y, vec); });
     return;
   }
   for (size_t r = 0; r < rows; ++r) {
     const float* xr = x + r * C + j0;
     float* yr = y + r * C + j0;
     size_t j = 0;
-    for (; j + kLanes <= w; j += kLanes)
-      put(yr + j, muladd(sub(load(xr + j), load(hi + j)), load(a + j), load(b + j)));
+    for (; j + kLanes <= w; j += kLanes) {
+      const float* p[] = {xr + j, hi + j, a + j, b + j};
+      put(yr + j, vec(p));
+    }
     for (; j < w; ++j) yr[j] = (xr[j] - hi[j]) * a[j] + b[j];
   }
 }
@@ -215,27 +236,32 @@ inline void back_rows(const float* dy, const float* x, float* dx, size_t rows, s
     else
       store(p, v);
   };
-  auto vec = [&](size_t o, const float* vhi, const float* vk, const float* vk2, const float* vk1) {
-    Vf v = mul(load(dy + o), load(vk));
-    if constexpr (UseX) v = sub(v, muladd(sub(load(x + o), load(vhi)), load(vk2), load(vk1)));
+  // p: dy, x, hi, k, k2, k1
+  auto vec = [](const float* const* p) {
+    Vf v = mul(load(p[0]), load(p[3]));
+    if constexpr (UseX) v = sub(v, muladd(sub(load(p[1]), load(p[2])), load(p[4]), load(p[5])));
     return v;
-  };
-  auto one = [&](size_t o, size_t j) {
-    dx[o] = UseX ? dy[o] * k[j] - ((x[o] - hi[j]) * k2[j] + k1[j]) : dy[o] * k[j];
   };
   if (flat_rows(dx, C, w)) {
     const size_t first = flat_start(dx);
     const RotatedColumns<4> rc({hi, k, k2, k1}, C, first);
-    flat_sweep(rows * C, C, first, [&](size_t f) { one(f, f % C); }, [&](size_t f, size_t q) {
-      put(dx + f, vec(f, rc.at(q, 0), rc.at(q, 1), rc.at(q, 2), rc.at(q, 3)));
+    flat_sweep(rows * C, C, first, [&](size_t f, size_t q) {
+      const float* p[] = {dy + f, UseX ? x + f : nullptr, rc.at(q, 0), rc.at(q, 1), rc.at(q, 2), rc.at(q, 3)};
+      put(dx + f, vec(p));
+    }, [&](size_t f, size_t count) {
+      flat_partial<2, 4>(f, count, C, {dy, UseX ? x : nullptr}, {hi, k, k2, k1}, dx, vec);
     });
     return;
   }
   for (size_t r = 0; r < rows; ++r) {
     const size_t o = r * C + j0;
     size_t j = 0;
-    for (; j + kLanes <= w; j += kLanes) put(dx + o + j, vec(o + j, hi + j, k + j, k2 + j, k1 + j));
-    for (; j < w; ++j) one(o + j, j);
+    for (; j + kLanes <= w; j += kLanes) {
+      const float* p[] = {dy + o + j, UseX ? x + o + j : nullptr, hi + j, k + j, k2 + j, k1 + j};
+      put(dx + o + j, vec(p));
+    }
+    for (; j < w; ++j)
+      dx[o + j] = UseX ? dy[o + j] * k[j] - ((x[o + j] - hi[j]) * k2[j] + k1[j]) : dy[o + j] * k[j];
   }
 }
 
