@@ -116,7 +116,7 @@ inline void column_stats(const float* x, size_t rows, size_t C, size_t j0, size_
 // The elementwise sweeps over whole channels-last rows (w == C) can go over the [rows, C] matrix as one flat
 // run that starts where the output is aligned, with the per-column coefficients rotated to match: then no
 // store straddles two cache lines (a JS caller's tensors start 16 bytes past a line), and any output can take
-// streaming stores. Measured in Node against row by row: backward 1.15-1.5x faster (BatchNorm NHWC, GroupNorm
+// streaming stores. Measured in Node against row by row: backward 1.1-1.5x faster (BatchNorm NHWC, GroupNorm
 // NHWC), forward with streaming stores 1.1-1.25x ([32,56,56,64]). Possible when a row's bytes keep the
 // vector alignment; other shapes go row by row.
 inline bool flat_rows(const float* out, size_t C, size_t w) {
