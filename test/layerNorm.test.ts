@@ -5,10 +5,11 @@ import { refLayerNorm, refLayerNormBackward } from './ref/layerNorm';
 
 // [inputShape, normalizedShape]: ranks 1 to 3, sizes off the SIMD width, empty batch, size-1 rows; the
 // backward's row blocks with their second sweep forwards (9x768) and backwards (6x1000), single rows
-// backwards (3x4099).
+// backwards (3x4099); the forward's row pairs (17x100, odd; 60x5, rows shorter than a vector).
 const shapes: [number[], number[]][] = [
   [[7], [7]], [[3, 1], [1]], [[5, 3], [3]], [[4, 17], [17]], [[6, 100], [100]], [[9, 768], [768]],
   [[2, 3, 40], [3, 40]], [[0, 16], [16]], [[2, 2, 33], [33]], [[3, 4099], [4099]], [[6, 1000], [1000]],
+  [[17, 100], [100]], [[3, 20, 5], [5]],
 ];
 
 describe('reference LayerNorm gradients match finite differences (float64)', () => {
@@ -142,9 +143,29 @@ for (const t of targets()) {
       }
     });
 
-    // > 16 MiB touched: outputs use streaming stores. 1024-float rows fit in L1; 4096-float rows do not, and
-    // the backward's second sweep then runs last column first.
-    it.each([[2100, 1024], [525, 4096]])('large tensors (the streaming-store path, with a misaligned output) agree with the reference: %ix%i', (rows, cols) => {
+    // Short rows are normalised in pairs from aligned weight/bias records, starting where x (streaming: the
+    // output) is aligned: the result must not depend on where x and the output sit.
+    it('forward output is the same wherever x and the output sit (row pairs)', () => {
+      t.use();
+      const r = rng(13);
+      for (const [rows, cols] of [[17, 768], [16, 100], [19, 40]]) {
+        const x = r.normals(rows * cols, 0.5, 2), w = r.normals(cols), b = r.normals(cols);
+        const base = nk.layerNorm(x, [rows, cols], [cols], { weight: w, bias: b });
+        for (let off = 1; off < 16; ++off) {
+          const xs = new Float32Array(rows * cols + off).subarray(off);
+          xs.set(x);
+          const output = new Float32Array(rows * cols + 16 - off).subarray(16 - off);
+          const got = nk.layerNorm(xs, [rows, cols], [cols], { weight: w, bias: b, out: { output } });
+          expect(got.output, `${rows}x${cols} offset ${off}`).toEqual(base.output);
+          expect(got.rstd).toEqual(base.rstd);
+        }
+      }
+    });
+
+    // > 16 MiB touched: outputs use streaming stores. 768-float rows go in pairs (an odd last row with
+    // itself); 1024-float rows fit in L1; 4096-float rows do not, and the backward's second sweep then
+    // runs last column first.
+    it.each([[2731, 768], [2100, 1024], [525, 4096]])('large tensors (the streaming-store path, with a misaligned output) agree with the reference: %ix%i', (rows, cols) => {
       t.use();
       const r = rng(7);
       const x = r.normals(rows * cols, 1, 2), w = r.normals(cols), b = r.normals(cols), dy = r.normals(rows * cols);

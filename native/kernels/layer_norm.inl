@@ -4,13 +4,107 @@
 // rows.inl.
 //
 // Forward reads a row from memory once for its statistics, then normalises it from cache, last column first
-// (for_vectors()), while the next row is prefetched. (Measured alternatives that were slower on our
-// machines: finishing 4 rows per sweep; normalising row r in the same sweep that gathers row r+1's
-// statistics.)
+// (for_vectors()), while the next row is prefetched. Short rows go in pairs (layer_norm_forward_pairs()).
+// (Measured alternatives that were slower on our machines: finishing 4 rows per sweep; normalising row r in
+// the same sweep that gathers row r+1's statistics.)
+
+// Rows of up to 4 KiB that are not a multiple of 4 KiB apart (768 floats, say) are normalised two per sweep,
+// so that each weight and bias vector is loaded once per pair; weight and bias are first copied into one
+// aligned scratch, a vector of each side by side per step, and the sweep starts where y (x, when not
+// streaming) is aligned, so that these loads never straddle two cache lines. Measured in Node against one
+// row per sweep: 4096x768 1.3-1.4x, 2048x768 1.3x, 32x768 1.1x faster. (Rows 4 KiB apart share L1 sets, and
+// there pairs measured slower; below kPairMinRows rows the copy costs more than the pairs save.)
+constexpr size_t kPairMinRows = 16;
+inline bool use_row_pairs(size_t cols) {
+  const size_t row_bytes = cols * sizeof(float);
+  return row_bytes % 4096 != 0 && row_bytes <= 4096;
+}
+
+void layer_norm_forward_pairs(const LayerNormForward& a, const StreamPlan& plan) {
+  const size_t n = a.cols;
+  size_t first = plan.peel;  // streaming: where y is aligned
+  if (!plan.streaming) {
+    const uintptr_t misalign = reinterpret_cast<uintptr_t>(a.x) % kStreamAlign;
+    first = misalign % sizeof(float) == 0 && (n * sizeof(float)) % kStreamAlign == 0 && misalign
+                ? (kStreamAlign - misalign) / sizeof(float)
+                : 0;
+    if (first > n) first = n;
+  }
+  const size_t steps = (n - first) / kLanes;
+  Scratch<float> scratch(2 * steps * kLanes + 64 / sizeof(float));
+  float* wb = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(scratch.data) + 63) & ~uintptr_t(63));
+  for (size_t k = 0; k < steps; ++k) {
+    const size_t j = first + k * kLanes;
+    store(wb + 2 * k * kLanes, a.weight ? load(a.weight + j) : set1(1.0f));
+    store(wb + (2 * k + 1) * kLanes, a.bias ? load(a.bias + j) : set1(0.0f));
+  }
+  with_flags([&](auto stream_y) {
+    for (size_t r = 0; r < a.rows; r += 2) {
+      // An odd last row is paired with itself (computed twice, stored twice: the same values).
+      const size_t r1 = r + 1 < a.rows ? r + 1 : r;
+      const float *x0 = a.x + r * n, *x1 = a.x + r1 * n;
+      float *y0 = a.y + r * n, *y1 = a.y + r1 * n;
+      const float* next = r + 2 < a.rows ? a.x + (r + 2) * n : x0;
+      const float* next1 = r + 3 < a.rows ? next + n : next;
+      const Moments m0 = moments(x0, n), m1 = moments(x1, n);
+      const float rs0 = float(1.0 / std::sqrt(m0.var + double(a.eps)));
+      const float rs1 = float(1.0 / std::sqrt(m1.var + double(a.eps)));
+      if (a.mean) a.mean[r] = float(m0.mean), a.mean[r1] = float(m1.mean);
+      if (a.rstd) a.rstd[r] = rs0, a.rstd[r1] = rs1;
+      // As in layer_norm_forward(): the mean as hi + lo keeps x - mean exact.
+      const SplitFloat me0 = split(m0.mean), me1 = split(m1.mean);
+      const float lo0 = -me0.lo * rs0, lo1 = -me1.lo * rs1;
+      const Vf h0 = set1(me0.hi), h1 = set1(me1.hi), rv0 = set1(rs0), rv1 = set1(rs1);
+      const Vf lv0 = set1(lo0), lv1 = set1(lo1);
+      auto normalise = [](Vf u, Vf h, Vf rv, Vf lv, Vf w, Vf b) { return muladd(muladd(sub(u, h), rv, lv), w, b); };
+      if (n < kLanes) {  // shorter than a vector: element by element
+        for (size_t j = 0; j < n; ++j) {
+          const float w = a.weight ? a.weight[j] : 1.0f, b = a.bias ? a.bias[j] : 0.0f;
+          const float v0 = ((x0[j] - me0.hi) * rs0 + lo0) * w + b, v1 = ((x1[j] - me1.hi) * rs1 + lo1) * w + b;
+          y0[j] = v0;
+          y1[j] = v1;
+        }
+        continue;
+      }
+      // The elements before `first` and after the last aligned step come from one unaligned vector at each
+      // end, so that they round as every other element does, wherever the buffers sit. Both vectors are
+      // computed before the sweep (in place, it overwrites their inputs); only their leftover elements are
+      // written, after it (a plain store over lines just streamed would cost a read of the line back).
+      alignas(64) float ends[4][kLanes];
+      auto end_vectors = [&](size_t j, float* v0, float* v1) {
+        const Vf w = a.weight ? load(a.weight + j) : set1(1.0f), b = a.bias ? load(a.bias + j) : set1(0.0f);
+        store(v0, normalise(load(x0 + j), h0, rv0, lv0, w, b));
+        store(v1, normalise(load(x1 + j), h1, rv1, lv1, w, b));
+      };
+      end_vectors(0, ends[0], ends[1]);
+      end_vectors(n - kLanes, ends[2], ends[3]);
+      for (size_t k = steps; k-- > 0;) {  // last column first, as in layer_norm_forward()
+        const size_t j = first + k * kLanes;
+        prefetch_next(next + j);
+        prefetch_next(next1 + j);
+        const Vf w = load(wb + 2 * k * kLanes), b = load(wb + (2 * k + 1) * kLanes);
+        const Vf v0 = normalise(load(x0 + j), h0, rv0, lv0, w, b);
+        const Vf v1 = normalise(load(x1 + j), h1, rv1, lv1, w, b);
+        if constexpr (stream_y.value) {
+          stream(y0 + j, v0);
+          stream(y1 + j, v1);
+        } else {
+          store(y0 + j, v0);
+          store(y1 + j, v1);
+        }
+      }
+      for (size_t j = 0; j < first; ++j) y0[j] = ends[0][j], y1[j] = ends[1][j];
+      for (size_t j = first + steps * kLanes; j < n; ++j)
+        y0[j] = ends[2][j - (n - kLanes)], y1[j] = ends[3][j - (n - kLanes)];
+    }
+  }, plan.streaming);
+  if (plan.streaming) stream_fence();
+}
 
 void layer_norm_forward(const LayerNormForward& a) {
   const size_t n = a.cols;
   const StreamPlan plan = streaming_plan(a.y, a.rows, n, 2);
+  if (a.rows >= kPairMinRows && use_row_pairs(n)) return layer_norm_forward_pairs(a, plan);
   with_flags([&](auto has_w, auto has_b, auto stream_y) {
     for (size_t r = 0; r < a.rows; ++r) {
       const float* x = a.x + r * n;
