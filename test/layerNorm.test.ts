@@ -143,21 +143,33 @@ for (const t of targets()) {
       }
     });
 
-    // Short rows are normalised in pairs from aligned weight/bias records, starting where x (streaming: the
-    // output) is aligned: the result must not depend on where x and the output sit.
-    it('forward output is the same wherever x and the output sit (row pairs)', () => {
+    // The forward's row pairs and the backward's second sweep start where x (streaming: the output) is
+    // aligned, the columns before and after going through a vector of their own: the results must not
+    // depend on where the buffers sit.
+    it('forward and backward results are the same wherever the buffers sit', () => {
       t.use();
       const r = rng(13);
-      for (const [rows, cols] of [[17, 768], [16, 100], [19, 40]]) {
-        const x = r.normals(rows * cols, 0.5, 2), w = r.normals(cols), b = r.normals(cols);
+      const at = (src: Float32Array, off: number) => {
+        const a = new Float32Array(src.length + off).subarray(off);
+        a.set(src);
+        return a;
+      };
+      for (const [rows, cols] of [[17, 768], [16, 100], [19, 40], [5, 1000], [6, 7]]) {
+        const x = r.normals(rows * cols, 0.5, 2), w = r.normals(cols), b = r.normals(cols), dy = r.normals(rows * cols);
         const base = nk.layerNorm(x, [rows, cols], [cols], { weight: w, bias: b });
+        const gbase = nk.layerNormBackward(dy, x, [rows, cols], cols, { mean: base.mean, rstd: base.rstd, weight: w });
         for (let off = 1; off < 16; ++off) {
-          const xs = new Float32Array(rows * cols + off).subarray(off);
-          xs.set(x);
+          const what = `${rows}x${cols} offset ${off}`;
           const output = new Float32Array(rows * cols + 16 - off).subarray(16 - off);
-          const got = nk.layerNorm(xs, [rows, cols], [cols], { weight: w, bias: b, out: { output } });
-          expect(got.output, `${rows}x${cols} offset ${off}`).toEqual(base.output);
-          expect(got.rstd).toEqual(base.rstd);
+          const got = nk.layerNorm(at(x, off), [rows, cols], [cols], { weight: w, bias: b, out: { output } });
+          expect(got.output, what).toEqual(base.output);
+          expect(got.rstd, what).toEqual(base.rstd);
+          const gradInput = new Float32Array(rows * cols + 16 - off).subarray(16 - off);
+          const g = nk.layerNormBackward(at(dy, (off * 7) % 16), at(x, off), [rows, cols], cols,
+            { mean: base.mean, rstd: base.rstd, weight: w, out: { gradInput } });
+          expect(g.gradInput, what).toEqual(gbase.gradInput);
+          expect(g.gradWeight, what).toEqual(gbase.gradWeight);
+          expect(g.gradBias, what).toEqual(gbase.gradBias);
         }
       }
     });
