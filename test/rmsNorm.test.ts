@@ -97,6 +97,31 @@ for (const t of targets()) {
       }
     });
 
+    // The backward's second sweep starts where x (streaming: dx) is aligned, the columns before and after
+    // going through a vector of their own: the results must not depend on where the buffers sit.
+    it('backward results are the same wherever the buffers sit', () => {
+      t.use();
+      const r = rng(16);
+      const at = (src: Float32Array, off: number) => {
+        const a = new Float32Array(src.length + off).subarray(off);
+        a.set(src);
+        return a;
+      };
+      for (const [rows, cols] of [[9, 768], [16, 100], [5, 1000], [6, 7]]) {
+        const x = r.normals(rows * cols, 0.2, 1.1), w = r.normals(cols, 1, 0.2), dy = r.normals(rows * cols);
+        const { rstd } = nk.rmsNorm(x, [rows, cols], [cols], { weight: w });
+        const base = nk.rmsNormBackward(dy, x, [rows, cols], [cols], { rstd, weight: w, outputMask: [true, true] });
+        for (let off = 1; off < 16; ++off) {
+          const what = `${rows}x${cols} offset ${off}`;
+          const gradInput = new Float32Array(rows * cols + 16 - off).subarray(16 - off);
+          const g = nk.rmsNormBackward(at(dy, (off * 5) % 16), at(x, off), [rows, cols], [cols],
+            { rstd, weight: w, outputMask: [true, true], out: { gradInput } });
+          expect(g.gradInput, what).toEqual(base.gradInput);
+          expect(g.gradWeight, what).toEqual(base.gradWeight);
+        }
+      }
+    });
+
     it.each([[2100, 1024], [525, 4096]])('large tensors (the streaming-store path, with a misaligned output) agree with the reference: %ix%i', (rows, cols) => {
       t.use();
       const r = rng(16);

@@ -264,14 +264,3 @@ inline void back_rows(const float* dy, const float* x, float* dx, size_t rows, s
       dx[o + j] = UseX ? dy[o + j] * k[j] - ((x[o + j] - hi[j]) * k2[j] + k1[j]) : dy[o + j] * k[j];
   }
 }
-
-// Scratch memory for one kernel call (never per element), released on every way out.
-template <typename T>
-struct Scratch {
-  T* data;
-  explicit Scratch(size_t n) : data(new T[n ? n : 1]) {}
-  ~Scratch() { delete[] data; }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-};
-

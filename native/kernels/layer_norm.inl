@@ -20,16 +20,6 @@ inline bool use_row_pairs(size_t cols) {
   return row_bytes % 4096 != 0 && row_bytes <= 4096;
 }
 
-// Where a row's aligned vector steps start: where the output is aligned when it is streamed (plan.peel), else
-// where x is, when every row has the same alignment (else 0).
-inline size_t aligned_first(const StreamPlan& plan, const float* x, size_t n) {
-  if (plan.streaming) return plan.peel;
-  const uintptr_t misalign = reinterpret_cast<uintptr_t>(x) % kStreamAlign;
-  if (!misalign || misalign % sizeof(float) != 0 || (n * sizeof(float)) % kStreamAlign != 0) return 0;
-  const size_t first = (kStreamAlign - misalign) / sizeof(float);
-  return first < n ? first : n;
-}
-
 void layer_norm_forward_pairs(const LayerNormForward& a, const StreamPlan& plan) {
   const size_t n = a.cols;
   const size_t first = aligned_first(plan, a.x, n);
@@ -162,36 +152,12 @@ void layer_norm_forward(const LayerNormForward& a) {
 //   dx = rstd * g - (xm * k2 + k1),  k1 = rstd * mean(g),  k2 = rstd^3 * mean(g * xm)
 //   dw = sum over rows of dy * xhat,  db = sum over rows of dy.
 // Pass 1 (each row of the block) gathers the two means; pass 2 sweeps the block's columns once, writing dx
-// and adding the block into dw/db, which are loaded and stored once per block. Without dx, pass 1 is skipped.
-// Pass 2 reads weight, and keeps the dweight/dbias sums, in one aligned scratch, a vector of each side by
-// side per step, its steps starting where dx (x, when dx is not streamed) is aligned, so that none of these
-// loads and stores straddles two cache lines (measured in Node: 512x4096 1.4x, 8192x1024 1.1-1.2x,
-// 64x65536 1.05-1.15x faster). The columns before and after the aligned steps go through one vector at each
-// end, with sums of their own, of which only the leftover lanes are kept: every column is then computed the
-// same way wherever the buffers sit.
+// and adding the block into dw/db, kept with the weight in aligned records (ColumnRecords) and so loaded and
+// stored once per block. Without dx, pass 1 is skipped.
 void layer_norm_backward(const LayerNormBackward& a) {
   const size_t n = a.cols;
   const StreamPlan plan = a.dx ? streaming_plan(a.dx, a.rows, n, 3) : StreamPlan{false, 0};
-  const bool vectors = n >= kLanes;
-  const size_t first = vectors ? aligned_first(plan, a.x, n) : 0, steps = vectors ? (n - first) / kLanes : 0;
-  const size_t tail = first + steps * kLanes;  // the aligned steps cover [first, tail)
-  // Records: steps of [weight | dweight | dbias] vectors, then the same for the two end vectors (columns
-  // [0, kLanes) and [n - kLanes, n)).
-  constexpr size_t kRecord = 3 * kLanes;
-  Scratch<float> scratch((steps + 2) * kRecord + 64 / sizeof(float));
-  float* rec = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(scratch.data) + 63) & ~uintptr_t(63));
-  float* const head_rec = rec + steps * kRecord;
-  float* const tail_rec = head_rec + kRecord;
-  auto init_record = [&](float* r, size_t j) {
-    store(r, a.weight ? load(a.weight + j) : set1(1.0f));
-    store(r + kLanes, zero());
-    store(r + 2 * kLanes, zero());
-  };
-  for (size_t k = 0; k < steps; ++k) init_record(rec + k * kRecord, first + k * kLanes);
-  if (vectors) {
-    init_record(head_rec, 0);
-    init_record(tail_rec, n - kLanes);
-  }
+  ColumnRecords<3> cols(plan, a.x, a.weight, n);  // weight, dweight, dbias
   for (size_t j = 0; j < n; ++j) {
     if (a.dweight) a.dweight[j] = 0.0f;
     if (a.dbias) a.dbias[j] = 0.0f;
@@ -230,13 +196,23 @@ void layer_norm_backward(const LayerNormBackward& a) {
         k2[i] = float(r64 * r64 * r64 * sgxm / double(n));
       }
 
+      if (!cols.vectors) {  // rows shorter than a vector: element by element
+        for (size_t j = 0; j < n; ++j)
+          for (size_t i = 0; i < R; ++i) {
+            const float xm = x[i][j] - mean[i], d_rstd = dy[i][j] * rstd[i];
+            if constexpr (want_dw.value) a.dweight[j] += d_rstd * xm;
+            if constexpr (want_db.value) a.dbias[j] += dy[i][j];
+            if constexpr (want_dx.value) dx[i][j] = (has_w.value ? d_rstd * w[j] : d_rstd) - (xm * k2[i] + k1[i]);
+          }
+        return;
+      }
       const bool last = r0 + R >= a.rows;
       const float* next_x = last ? a.x : a.x + (r0 + R) * n;
       const float* next_dy = last ? a.dy : a.dy + (r0 + R) * n;
       Vf vmean[R], vrstd[R], vk1[R], vk2[R];
       for (size_t i = 0; i < R; ++i)
         vmean[i] = set1(mean[i]), vrstd[i] = set1(rstd[i]), vk1[i] = set1(k1[i]), vk2[i] = set1(k2[i]);
-      // One step at column j: the block's dx there (out(i, v)), its sums added into record r.
+      // The step at column j: the block's dx there, handed to out(i, v), and its sums added into record r.
       auto step = [&](size_t j, float* r, auto&& out) {
         Vf vw = zero(), dw = zero(), db = zero();
         if constexpr (has_w.value) vw = load(r);
@@ -254,58 +230,25 @@ void layer_norm_backward(const LayerNormBackward& a) {
         if constexpr (want_dw.value) store(r + kLanes, dw);
         if constexpr (want_db.value) store(r + 2 * kLanes, db);
       };
-      if (!vectors) {  // rows shorter than a vector: element by element
-        for (size_t j = 0; j < n; ++j)
-          for (size_t i = 0; i < R; ++i) {
-            const float xm = x[i][j] - mean[i], d_rstd = dy[i][j] * rstd[i];
-            if constexpr (want_dw.value) a.dweight[j] += d_rstd * xm;
-            if constexpr (want_db.value) a.dbias[j] += dy[i][j];
-            if constexpr (want_dx.value) dx[i][j] = (has_w.value ? d_rstd * w[j] : d_rstd) - (xm * k2[i] + k1[i]);
-          }
-        return;
-      }
-      // The end vectors first (their dx lanes into ends, the leftover ones written out), so that no plain
-      // store follows the streamed ones into a line.
-      alignas(64) float ends[R][kLanes];
-      auto end_step = [&](size_t j, float* r, size_t from, size_t to) {
-        step(j, r, [&](size_t i, Vf v) { store(ends[i], v); });
-        if constexpr (want_dx.value)
-          for (size_t i = 0; i < R; ++i)
-            for (size_t c = from; c < to; ++c) dx[i][c] = ends[i][c - j];
-      };
-      end_step(0, head_rec, 0, first);
-      end_step(n - kLanes, tail_rec, tail, n);
       // Backwards when pass 1 overflowed L1 by a little (see for_vectors()), prefetching the next rows in
       // the order their pass 1 will read them.
-      const bool backwards = sweep_backwards((2 * R + 1) * n * sizeof(float));
-      for_vectors(first, tail, backwards, [&](size_t j) {
-        const size_t pj = backwards ? first + tail - kLanes - j : j;
-        for (size_t i = 0; i < R; ++i) {
-          prefetch_next(next_x + i * n + pj);
-          prefetch_next(next_dy + i * n + pj);
-        }
-        step(j, rec + (j - first) / kLanes * kRecord, [&](size_t i, Vf v) {
+      cols.template sweep<R, want_dx.value>(dx, sweep_backwards((2 * R + 1) * n * sizeof(float)), step,
+        [&](size_t i, size_t j, Vf v) {
           if constexpr (stream_dx.value)
             stream(dx[i] + j, v);
           else
             store(dx[i] + j, v);
+        },
+        [&](size_t pj) {
+          for (size_t i = 0; i < R; ++i) {
+            prefetch_next(next_x + i * n + pj);
+            prefetch_next(next_dy + i * n + pj);
+          }
         });
-      });
     });
   }, a.weight != nullptr, a.dx != nullptr, a.dweight != nullptr, a.dbias != nullptr, plan.streaming);
   if (plan.streaming) stream_fence();
-  if (!vectors) return;
-  // The sums out of the records: the aligned steps' columns, then the end vectors' leftover lanes.
-  auto copy_out = [&](const float* r, size_t j, size_t from, size_t to) {
-    for (size_t c = from; c < to; ++c) {
-      if (a.dweight) a.dweight[c] = r[kLanes + c - j];
-      if (a.dbias) a.dbias[c] = r[2 * kLanes + c - j];
-    }
-  };
-  for (size_t k = 0; k < steps; ++k) {
-    const size_t j = first + k * kLanes;
-    copy_out(rec + k * kRecord, j, j, j + kLanes);
-  }
-  copy_out(head_rec, 0, 0, first);
-  copy_out(tail_rec, n - kLanes, tail, n);
+  if (!cols.vectors) return;
+  if (a.dweight) cols.sums_to(1, a.dweight);
+  if (a.dbias) cols.sums_to(2, a.dbias);
 }

@@ -45,6 +45,7 @@ void rms_norm_backward(const RmsNormBackward& a) {
   if (a.dweight)
     for (size_t j = 0; j < n; ++j) a.dweight[j] = 0.0f;
   const StreamPlan plan = a.dx ? streaming_plan(a.dx, a.rows, n, 3) : StreamPlan{false, 0};
+  ColumnRecords<2> cols(plan, a.x, a.weight, n);  // weight, dweight
   with_flags([&](auto has_w, auto want_dx, auto want_dw, auto stream_dx) {
     const float* w = a.weight;
     for_row_blocks(a.rows, use_row_blocks(n, 3), [&](size_t r0, auto block) {
@@ -71,48 +72,51 @@ void rms_norm_backward(const RmsNormBackward& a) {
         k[i] = float(r64 * r64 * r64 * sgx / double(n));
       }
 
+      if (!cols.vectors) {  // rows shorter than a vector: element by element
+        for (size_t j = 0; j < n; ++j)
+          for (size_t i = 0; i < R; ++i) {
+            const float d_rstd = dy[i][j] * rstd[i];
+            if constexpr (want_dw.value) a.dweight[j] += d_rstd * x[i][j];
+            if constexpr (want_dx.value) dx[i][j] = (has_w.value ? d_rstd * w[j] : d_rstd) - x[i][j] * k[i];
+          }
+        return;
+      }
       const bool last = r0 + R >= a.rows;
       const float* next_x = last ? a.x : a.x + (r0 + R) * n;
       const float* next_dy = last ? a.dy : a.dy + (r0 + R) * n;
       Vf vrstd[R], vk[R];
       for (size_t i = 0; i < R; ++i) vrstd[i] = set1(rstd[i]), vk[i] = set1(k[i]);
-      auto one = [&](size_t j) {
+      // The step at column j: the block's dx there, handed to out(i, v), and its dweight sums added into
+      // record r.
+      auto step = [&](size_t j, float* r, auto&& out) {
+        Vf vw = zero(), dw = zero();
+        if constexpr (has_w.value) vw = load(r);
+        if constexpr (want_dw.value) dw = load(r + kLanes);
+        Vf xv[R], d_rstd[R];
+        for (size_t i = 0; i < R; ++i) xv[i] = load(x[i] + j), d_rstd[i] = mul(load(dy[i] + j), vrstd[i]);
         for (size_t i = 0; i < R; ++i) {
-          const float d_rstd = dy[i][j] * rstd[i];
-          if constexpr (want_dw.value) a.dweight[j] += d_rstd * x[i][j];
-          if constexpr (want_dx.value) dx[i][j] = (has_w.value ? d_rstd * w[j] : d_rstd) - x[i][j] * k[i];
+          if constexpr (want_dw.value) dw = muladd(d_rstd[i], xv[i], dw);
+          if constexpr (want_dx.value) out(i, negmuladd(xv[i], vk[i], has_w.value ? mul(d_rstd[i], vw) : d_rstd[i]));
         }
+        if constexpr (want_dw.value) store(r + kLanes, dw);
       };
-      size_t head = 0;
-      if constexpr (stream_dx.value)
-        for (; head < plan.peel; ++head) one(head);
       // Backwards when pass 1 overflowed L1 by a little (see for_vectors()), prefetching the next rows in
       // the order their pass 1 will read them.
-      const bool backwards = sweep_backwards((2 * R + 1) * n * sizeof(float));
-      const size_t last_step = head + (n - head) / kLanes * kLanes - kLanes;
-      const size_t tail = for_vectors(head, n, backwards, [&](size_t j) {
-        const size_t pj = backwards ? head + last_step - j : j;
-        Vf vw = zero(), dw = zero();
-        if constexpr (has_w.value) vw = load(w + j);
-        if constexpr (want_dw.value) dw = load(a.dweight + j);
-        for (size_t i = 0; i < R; ++i) {
-          prefetch_next(next_x + i * n + pj);
-          prefetch_next(next_dy + i * n + pj);
-          const Vf xv = load(x[i] + j);
-          const Vf d_rstd = mul(load(dy[i] + j), vrstd[i]);
-          if constexpr (want_dw.value) dw = muladd(d_rstd, xv, dw);
-          if constexpr (want_dx.value) {
-            const Vf v = negmuladd(xv, vk[i], has_w.value ? mul(d_rstd, vw) : d_rstd);
-            if constexpr (stream_dx.value)
-              stream(dx[i] + j, v);
-            else
-              store(dx[i] + j, v);
+      cols.template sweep<R, want_dx.value>(dx, sweep_backwards((2 * R + 1) * n * sizeof(float)), step,
+        [&](size_t i, size_t j, Vf v) {
+          if constexpr (stream_dx.value)
+            stream(dx[i] + j, v);
+          else
+            store(dx[i] + j, v);
+        },
+        [&](size_t pj) {
+          for (size_t i = 0; i < R; ++i) {
+            prefetch_next(next_x + i * n + pj);
+            prefetch_next(next_dy + i * n + pj);
           }
-        }
-        if constexpr (want_dw.value) store(a.dweight + j, dw);
-      });
-      for (size_t j = tail; j < n; ++j) one(j);
+        });
     });
   }, a.weight != nullptr, a.dx != nullptr, a.dweight != nullptr, plan.streaming);
   if (plan.streaming) stream_fence();
+  if (cols.vectors && a.dweight) cols.sums_to(1, a.dweight);
 }
