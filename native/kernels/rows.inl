@@ -312,8 +312,8 @@ struct ColumnRecords {
         for (size_t i = 0; i < R; ++i)
           for (size_t c = from; c < to; ++c) dx[i][c] = ends[i][c - j];
     };
-    end_step(0, head(), 0, first);
-    end_step(n - kLanes, tail_record(), tail, n);
+    if (first > 0) end_step(0, head(), 0, first);
+    if (tail < n) end_step(n - kLanes, tail_record(), tail, n);
     for_vectors(first, tail, backwards, [&](size_t j) {
       prefetch(backwards ? first + tail - kLanes - j : j);
       step(j, at(j), [&](size_t i, Vf v) { put(i, j, v); });
