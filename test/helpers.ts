@@ -86,3 +86,10 @@ export function numericGrad(p: Float64Array, dy: ArrayLike<number>, f: (p: Float
   }
   return g;
 }
+
+/** A copy of src that starts `offset` floats into a fresh buffer: the same values at another alignment. */
+export function atOffset(src: Float32Array, offset: number): Float32Array {
+  const a = new Float32Array(src.length + offset).subarray(offset);
+  a.set(src);
+  return a;
+}

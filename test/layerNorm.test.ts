@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { maxAbs, nk, numericGrad, relError, rng, targets } from './helpers';
+import { atOffset, maxAbs, nk, numericGrad, relError, rng, targets } from './helpers';
 import { refLayerNorm, refLayerNormBackward } from './ref/layerNorm';
 
 // [inputShape, normalizedShape]: ranks 1 to 3, sizes off the SIMD width, empty batch, size-1 rows; the
@@ -149,11 +149,6 @@ for (const t of targets()) {
     it('forward and backward results are the same wherever the buffers sit', () => {
       t.use();
       const r = rng(13);
-      const at = (src: Float32Array, off: number) => {
-        const a = new Float32Array(src.length + off).subarray(off);
-        a.set(src);
-        return a;
-      };
       for (const [rows, cols] of [[17, 768], [16, 100], [19, 40], [5, 1000], [6, 7]]) {
         const x = r.normals(rows * cols, 0.5, 2), w = r.normals(cols), b = r.normals(cols), dy = r.normals(rows * cols);
         const base = nk.layerNorm(x, [rows, cols], [cols], { weight: w, bias: b });
@@ -161,11 +156,11 @@ for (const t of targets()) {
         for (let off = 1; off < 16; ++off) {
           const what = `${rows}x${cols} offset ${off}`;
           const output = new Float32Array(rows * cols + 16 - off).subarray(16 - off);
-          const got = nk.layerNorm(at(x, off), [rows, cols], [cols], { weight: w, bias: b, out: { output } });
+          const got = nk.layerNorm(atOffset(x, off), [rows, cols], [cols], { weight: w, bias: b, out: { output } });
           expect(got.output, what).toEqual(base.output);
           expect(got.rstd, what).toEqual(base.rstd);
           const gradInput = new Float32Array(rows * cols + 16 - off).subarray(16 - off);
-          const g = nk.layerNormBackward(at(dy, (off * 7) % 16), at(x, off), [rows, cols], cols,
+          const g = nk.layerNormBackward(atOffset(dy, (off * 7) % 16), atOffset(x, off), [rows, cols], cols,
             { mean: base.mean, rstd: base.rstd, weight: w, out: { gradInput } });
           expect(g.gradInput, what).toEqual(gbase.gradInput);
           expect(g.gradWeight, what).toEqual(gbase.gradWeight);

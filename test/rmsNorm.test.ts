@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { maxAbs, nk, numericGrad, relError, rng, targets } from './helpers';
+import { atOffset, maxAbs, nk, numericGrad, relError, rng, targets } from './helpers';
 import { refRmsNorm, refRmsNormBackward } from './ref/rmsNorm';
 
 // The same kinds of shape as layerNorm.test.ts (row blocks swept forwards and backwards, single rows).
@@ -102,11 +102,6 @@ for (const t of targets()) {
     it('backward results are the same wherever the buffers sit', () => {
       t.use();
       const r = rng(16);
-      const at = (src: Float32Array, off: number) => {
-        const a = new Float32Array(src.length + off).subarray(off);
-        a.set(src);
-        return a;
-      };
       for (const [rows, cols] of [[9, 768], [16, 100], [5, 1000], [6, 7]]) {
         const x = r.normals(rows * cols, 0.2, 1.1), w = r.normals(cols, 1, 0.2), dy = r.normals(rows * cols);
         const { rstd } = nk.rmsNorm(x, [rows, cols], [cols], { weight: w });
@@ -114,7 +109,7 @@ for (const t of targets()) {
         for (let off = 1; off < 16; ++off) {
           const what = `${rows}x${cols} offset ${off}`;
           const gradInput = new Float32Array(rows * cols + 16 - off).subarray(16 - off);
-          const g = nk.rmsNormBackward(at(dy, (off * 5) % 16), at(x, off), [rows, cols], [cols],
+          const g = nk.rmsNormBackward(atOffset(dy, (off * 5) % 16), atOffset(x, off), [rows, cols], [cols],
             { rstd, weight: w, outputMask: [true, true], out: { gradInput } });
           expect(g.gradInput, what).toEqual(base.gradInput);
           expect(g.gradWeight, what).toEqual(base.gradWeight);

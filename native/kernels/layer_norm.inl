@@ -230,21 +230,9 @@ void layer_norm_backward(const LayerNormBackward& a) {
         if constexpr (want_dw.value) store(r + kLanes, dw);
         if constexpr (want_db.value) store(r + 2 * kLanes, db);
       };
-      // Backwards when pass 1 overflowed L1 by a little (see for_vectors()), prefetching the next rows in
-      // the order their pass 1 will read them.
-      cols.template sweep<R, want_dx.value>(dx, sweep_backwards((2 * R + 1) * n * sizeof(float)), step,
-        [&](size_t i, size_t j, Vf v) {
-          if constexpr (stream_dx.value)
-            stream(dx[i] + j, v);
-          else
-            store(dx[i] + j, v);
-        },
-        [&](size_t pj) {
-          for (size_t i = 0; i < R; ++i) {
-            prefetch_next(next_x + i * n + pj);
-            prefetch_next(next_dy + i * n + pj);
-          }
-        });
+      // Backwards when pass 1 overflowed L1 by a little (see for_vectors()).
+      const bool backwards = sweep_backwards((2 * R + 1) * n * sizeof(float));
+      cols.template sweep<R, want_dx.value, stream_dx.value>(dx, next_x, next_dy, backwards, step);
     });
   }, a.weight != nullptr, a.dx != nullptr, a.dweight != nullptr, a.dbias != nullptr, plan.streaming);
   if (plan.streaming) stream_fence();

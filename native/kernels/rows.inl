@@ -300,11 +300,12 @@ struct ColumnRecords {
   float* tail_record() { return rec + (steps + 1) * kRecord; }
 
   // One sweep over a block of R rows: step(j, record, out) computes the step at column j, adding into the
-  // record and handing each row's dx vector to out(i, v); put(i, j, v) writes an aligned step's dx;
-  // prefetch(j) runs before each aligned step. The end vectors go first, so that no plain store follows the
+  // record and handing each row's dx vector to out(i, v); the aligned steps' dx are stored (streamed with
+  // kStream) into dx[i], while the block's successors next_x/next_dy (R rows each) are prefetched in the
+  // order their first pass will read them. The end vectors go first, so that no plain store follows the
   // streamed ones into a line.
-  template <size_t R, bool kWantDx, typename Step, typename Put, typename Prefetch>
-  void sweep(float* const (&dx)[R], bool backwards, Step&& step, Put&& put, Prefetch&& prefetch) {
+  template <size_t R, bool kWantDx, bool kStream, typename Step>
+  void sweep(float* const (&dx)[R], const float* next_x, const float* next_dy, bool backwards, Step&& step) {
     alignas(64) float ends[R][kLanes];
     auto end_step = [&](size_t j, float* r, size_t from, size_t to) {
       step(j, r, [&](size_t i, Vf v) { store(ends[i], v); });
@@ -315,8 +316,17 @@ struct ColumnRecords {
     if (first > 0) end_step(0, head(), 0, first);
     if (tail < n) end_step(n - kLanes, tail_record(), tail, n);
     for_vectors(first, tail, backwards, [&](size_t j) {
-      prefetch(backwards ? first + tail - kLanes - j : j);
-      step(j, at(j), [&](size_t i, Vf v) { put(i, j, v); });
+      const size_t pj = backwards ? first + tail - kLanes - j : j;
+      for (size_t i = 0; i < R; ++i) {
+        prefetch_next(next_x + i * n + pj);
+        prefetch_next(next_dy + i * n + pj);
+      }
+      step(j, at(j), [&](size_t i, Vf v) {
+        if constexpr (kStream)
+          stream(dx[i] + j, v);
+        else
+          store(dx[i] + j, v);
+      });
     });
   }
 
