@@ -229,7 +229,8 @@ inline void apply_back(const BatchNormShape& sh, const float* dy, const float* x
   for (size_t i = 0; i < sh.n; ++i)
     for (size_t j = 0; j < w; ++j) {
       const size_t off = (i * sh.c + j0 + j) * sh.s;
-      affine_grad_run<UseX, Stream>(dy + off, x + off, dx + off, sh.s, f[j].k, f[j].hi, f[j].k2, f[j].k1, dy + off, x + off);
+      affine_grad_run<UseX, Stream>(dy + off, x + off, dx + off, sh.s, f[j].k, f[j].hi, f[j].k2, f[j].k1, dy + off,
+                                    x + off);
     }
 }
 

@@ -45,7 +45,7 @@ void rms_norm_backward(const RmsNormBackward& a) {
   if (a.dweight)
     for (size_t j = 0; j < n; ++j) a.dweight[j] = 0.0f;
   const StreamPlan plan = a.dx ? streaming_plan(a.dx, a.rows, n, 3) : StreamPlan{false, 0};
-  ColumnRecords<2> cols(plan, a.x, a.weight, n);  // weight, dweight
+  ColumnRecords<2> cols(plan, a.x, {a.weight, nullptr}, n);  // weight, dweight
   with_flags([&](auto has_w, auto want_dx, auto want_dw, auto stream_dx) {
     const float* w = a.weight;
     for_row_blocks(a.rows, use_row_blocks(n, 3), [&](size_t r0, auto block) {

@@ -270,29 +270,30 @@ struct Scratch {
   Scratch& operator=(const Scratch&) = delete;
 };
 
-// The second sweep of a row-wise backward (LayerNorm, RMSNorm) over the columns of a block of rows, with its
-// per-column data, the weight and the dweight/dbias sums, in one 64-byte aligned scratch: a record of Slots
-// vectors side by side per step, the steps starting where dx (x, when dx is not streamed) is aligned, so that
-// none of these loads and stores straddles two cache lines (measured in Node, LayerNorm backward: 512x4096
-// 1.4-1.5x, 8192x1024 1.2-1.35x faster than reading the caller's arrays). The columns before and after the
-// aligned steps go through one vector at each end, with records of their own of which only the leftover
-// lanes are kept: every column is computed the same way wherever the buffers sit. Slot 0 holds the weight
-// (1 without one); the other slots are sums, starting at zero, copied out by sums_to(). Rows shorter than a
-// vector (vectors false) are left to the caller.
+// The per-column data of a row sweep (weight, bias, or the backward's dweight/dbias sums) in one 64-byte
+// aligned scratch: a record of Slots vectors side by side per step, the steps starting where the output (x,
+// when it is not streamed) is aligned, so that none of these loads and stores straddles two cache lines
+// (measured in Node, LayerNorm backward: 512x4096 1.4-1.5x, 8192x1024 1.2-1.35x faster than reading the
+// caller's arrays; LayerNorm forward's row pairs read weight and bias this way). Slot k starts as arrays[k],
+// or, without one, 1 for slot 0 (a missing weight) and 0 for the others (a missing bias, or a sum); sums_to()
+// copies a slot out. For a backward, sweep() runs the second pass: the columns before and after the aligned
+// steps go through one vector at each end, with records of their own of which only the leftover lanes are
+// kept, so that every column is computed the same way wherever the buffers sit. Rows shorter than a vector
+// (vectors false) are left to the caller.
 template <size_t Slots>
 struct ColumnRecords {
   static constexpr size_t kRecord = Slots * kLanes;
-  ColumnRecords(const StreamPlan& plan, const float* x, const float* weight, size_t n)
+  ColumnRecords(const StreamPlan& plan, const float* x, const float* const (&arrays)[Slots], size_t n)
       : n(n), vectors(n >= kLanes), first(vectors ? aligned_first(plan, x, n) : 0),
         steps(vectors ? (n - first) / kLanes : 0), tail(first + steps * kLanes),
         scratch((steps + 2) * kRecord > kLocal ? (steps + 2) * kRecord + 64 / sizeof(float) : 0) {
     // Short rows keep their records on the stack: a call on one 768-float row must not pay for an allocation.
     float* base = scratch.data ? scratch.data : local;
     rec = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(base) + 63) & ~uintptr_t(63));
-    for (size_t k = 0; k < steps; ++k) init(rec + k * kRecord, weight, first + k * kLanes);
+    for (size_t k = 0; k < steps; ++k) init(rec + k * kRecord, arrays, first + k * kLanes);
     if (vectors) {
-      init(head(), weight, 0);
-      init(tail_record(), weight, n - kLanes);
+      init(head(), arrays, 0);
+      init(tail_record(), arrays, n - kLanes);
     }
   }
   float* at(size_t j) { return rec + (j - first) / kLanes * kRecord; }
@@ -346,9 +347,8 @@ struct ColumnRecords {
   float local[kLocal + 64 / sizeof(float)];
 
  private:
-  static void init(float* r, const float* weight, size_t j) {
-    store(r, weight ? load(weight + j) : set1(1.0f));
-    for (size_t k = 1; k < Slots; ++k) store(r + k * kLanes, zero());
+  static void init(float* r, const float* const (&arrays)[Slots], size_t j) {
+    for (size_t k = 0; k < Slots; ++k) store(r + k * kLanes, arrays[k] ? load(arrays[k] + j) : set1(k ? 0.0f : 1.0f));
   }
 };
 
