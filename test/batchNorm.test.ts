@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { nativeAddon } from '../dist/src/backend.js';
-import { maxAbs, nk, numericGrad, relError, rng, targets } from './helpers';
+import { atOffset, maxAbs, nk, numericGrad, relError, rng, targets } from './helpers';
 import { type Layout, refBatchNorm, refBatchNormBackward } from './ref/batchNorm';
 
 // [N, C, S, spatial dims as listed]: no spatial dims, one, several; sizes off the SIMD width; C > kChunk;
@@ -270,24 +270,34 @@ for (const t of targets()) {
       expect(Array.from(g.gradWeight!)).toEqual([0, 0]);
     });
 
-    // Channels-last dx runs over the tensor as one flat run aligned on the output (columns.inl): the
-    // elements before the first aligned step and after the last go through the same vector arithmetic, so
-    // the result must not depend on where the output buffer sits.
-    it('channels-last gradInput is the same at every output alignment', () => {
+    // Channels-last kernels align on the buffers (columns.inl): the per-column sums read aligned vectors of
+    // the input (the vector across two rows split lane by lane), dx runs as one flat run aligned on the
+    // output with the elements before and after its aligned steps in the same vector arithmetic. So no
+    // result may depend on where any buffer sits. The shapes span several row blocks of the sums.
+    it('channels-last results are the same at every buffer alignment', () => {
       t.use();
       const r = rng(11);
-      for (const [N, C, spatial] of [[3, 16, [5]], [2, 48, [3, 7]], [1, 64, [2]], [5, 8, []]] as [number, number, number[]][]) {
+      const shapes = [[3, 16, [5]], [2, 48, [3, 7]], [1, 64, [2]], [5, 8, []], [4, 32, [40]], [2, 80, [50]], [300, 16, []]];
+      for (const [N, C, spatial] of shapes as [number, number, number[]][]) {
         const shape = shapeOf(N, C, spatial, 'NHWC'), n = prod(shape);
-        const x = r.normals(n, 0.5, 1.5), w = r.normals(C, 1, 0.2), dy = r.normals(n);
-        const fwd = nk.batchNorm(x, shape, { weight: w, training: true, layout: 'NHWC' });
+        const x = r.normals(n, 0.5, 1.5), w = r.normals(C, 1, 0.2), b = r.normals(C), dy = r.normals(n);
+        const fwd = nk.batchNorm(x, shape, { weight: w, bias: b, training: true, layout: 'NHWC' });
         const opts = { weight: w, saveMean: fwd.saveMean, saveInvstd: fwd.saveInvstd, layout: 'NHWC' as const };
-        const base = nk.batchNormBackward(dy, x, shape, opts).gradInput!;
+        const base = nk.batchNormBackward(dy, x, shape, opts);
         const ref = refBatchNormBackward(dy, x, N, C, prod(spatial), 'NHWC', { w, training: true, eps: 1e-5 });
-        expect(relError(base, ref.dx, maxAbs(dy) * maxAbs(w) * maxAbs(fwd.saveInvstd))).toBeLessThan(1e-4);
+        expect(relError(base.gradInput!, ref.dx, maxAbs(dy) * maxAbs(w) * maxAbs(fwd.saveInvstd))).toBeLessThan(1e-4);
         for (let off = 1; off < 16; ++off) {
+          const where = `${shape} offset ${off}`;
+          const output = new Float32Array(n + off).subarray(off);
+          const f = nk.batchNorm(atOffset(x, (off * 5) % 16), shape, { weight: w, bias: b, training: true, layout: 'NHWC', out: { output } });
+          expect(f.saveMean, where).toEqual(fwd.saveMean);
+          expect(f.saveInvstd, where).toEqual(fwd.saveInvstd);
+          expect(output, where).toEqual(fwd.output);
           const gradInput = new Float32Array(n + off).subarray(off);
-          nk.batchNormBackward(dy, x, shape, { ...opts, out: { gradInput } });
-          expect(gradInput, `${shape} offset ${off}`).toEqual(base);
+          const g = nk.batchNormBackward(atOffset(dy, (off * 3) % 16), atOffset(x, (off * 7) % 16), shape, { ...opts, out: { gradInput } });
+          expect(gradInput, where).toEqual(base.gradInput);
+          expect(g.gradWeight, where).toEqual(base.gradWeight);
+          expect(g.gradBias, where).toEqual(base.gradBias);
         }
       }
     });

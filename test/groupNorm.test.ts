@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { maxAbs, nk, numericGrad, relError, rng, targets } from './helpers';
+import { atOffset, maxAbs, nk, numericGrad, relError, rng, targets } from './helpers';
 import { refLayerNorm } from './ref/layerNorm';
 import { at, refGroupNorm, refGroupNormBackward } from './ref/groupNorm';
 
@@ -227,21 +227,29 @@ for (const t of targets()) {
       }
     });
 
-    // The channels-last dx sweep runs over each sample as one flat run aligned on the output (columns.inl):
-    // its result must not depend on where the output buffer sits.
-    it('channels-last gradInput is the same at every output alignment', () => {
+    // Channels-last kernels align on the buffers (columns.inl; see the BatchNorm test of the same name): no
+    // result may depend on where any buffer sits.
+    it('channels-last results are the same at every buffer alignment', () => {
       t.use();
       const r = rng(12);
-      for (const [logical, G] of [[[2, 32, 5], 8], [[3, 16, 2, 3], 4]] as [number[], number][]) {
+      for (const [logical, G] of [[[2, 32, 5], 8], [[3, 16, 2, 3], 4], [[2, 64, 150], 8], [[1, 80, 70], 5]] as [number[], number][]) {
         const shape = shapeIn(logical, 'NHWC'), { N, C, S } = dims(logical), n = N * C * S;
-        const x = r.normals(n, 0.5, 1.5), w = r.normals(C, 1, 0.2), dy = r.normals(n);
-        const fwd = nk.groupNorm(x, shape, G, { weight: w, layout: 'NHWC' });
+        const x = r.normals(n, 0.5, 1.5), w = r.normals(C, 1, 0.2), b = r.normals(C), dy = r.normals(n);
+        const fwd = nk.groupNorm(x, shape, G, { weight: w, bias: b, layout: 'NHWC' });
         const opts = { mean: fwd.mean, rstd: fwd.rstd, weight: w, layout: 'NHWC' as const };
-        const base = nk.groupNormBackward(dy, x, shape, G, opts).gradInput!;
+        const base = nk.groupNormBackward(dy, x, shape, G, opts);
         for (let off = 1; off < 16; ++off) {
+          const where = `${shape} offset ${off}`;
+          const output = new Float32Array(n + off).subarray(off);
+          const f = nk.groupNorm(atOffset(x, (off * 5) % 16), shape, G, { weight: w, bias: b, layout: 'NHWC', out: { output } });
+          expect(f.mean, where).toEqual(fwd.mean);
+          expect(f.rstd, where).toEqual(fwd.rstd);
+          expect(output, where).toEqual(fwd.output);
           const gradInput = new Float32Array(n + off).subarray(off);
-          nk.groupNormBackward(dy, x, shape, G, { ...opts, out: { gradInput } });
-          expect(gradInput, `${shape} offset ${off}`).toEqual(base);
+          const g = nk.groupNormBackward(atOffset(dy, (off * 3) % 16), atOffset(x, (off * 7) % 16), shape, G, { ...opts, out: { gradInput } });
+          expect(gradInput, where).toEqual(base.gradInput);
+          expect(g.gradWeight, where).toEqual(base.gradWeight);
+          expect(g.gradBias, where).toEqual(base.gradBias);
         }
       }
     });

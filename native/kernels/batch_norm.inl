@@ -91,18 +91,25 @@ inline void apply_affine(const BatchNormShape& sh, const float* x, float* y, Coe
   if (streaming) stream_fence();
 }
 
-// Inverse standard deviation from M2, and the running-statistics update (in double, rounded once).
+// 1 / sqrt(biased variance + eps) from M2.
 inline double invstd_of(double m2, double count, float eps) { return 1.0 / std::sqrt(m2 / count + double(eps)); }
 
-inline void record_batch_stats(const BatchNormForward& a, size_t ch, const ChannelStats& st, double invstd) {
-  if (a.save_mean) a.save_mean[ch] = st.mean;
-  if (a.save_invstd) a.save_invstd[ch] = float(invstd);
+// The batch statistics of channels [j0, j0 + w): saved for backward and folded into the running statistics (in
+// double, rounded once). The fields are copied out first and each array gets its own loop: a store through
+// save_mean could otherwise alias the struct's fields, and the division and square root of one channel would
+// wait for the previous channel's stores (measured 6 ns a channel, against 1-2 ns in these loops).
+inline void record_batch_stats(const BatchNormForward& a, size_t j0, size_t w, const double* mean, const double* m2) {
   const double count = bn_count(a.shape), m = a.momentum;
-  if (a.running_mean) a.running_mean[ch] = float((1 - m) * double(a.running_mean[ch]) + m * st.mean);
-  if (a.running_var) {
-    const double var = st.m2 / (a.unbiased_running_var ? count - 1 : count);
-    a.running_var[ch] = float((1 - m) * double(a.running_var[ch]) + m * var);
-  }
+  const float eps = a.eps;
+  const double var_div = a.unbiased_running_var ? count - 1 : count;
+  if (double* __restrict out = a.save_mean ? a.save_mean + j0 : nullptr)
+    for (size_t j = 0; j < w; ++j) out[j] = mean[j];
+  if (float* __restrict out = a.save_invstd ? a.save_invstd + j0 : nullptr)
+    for (size_t j = 0; j < w; ++j) out[j] = float(invstd_of(m2[j], count, eps));
+  if (float* __restrict run = a.running_mean ? a.running_mean + j0 : nullptr)
+    for (size_t j = 0; j < w; ++j) run[j] = float((1 - m) * double(run[j]) + m * mean[j]);
+  if (float* __restrict run = a.running_var ? a.running_var + j0 : nullptr)
+    for (size_t j = 0; j < w; ++j) run[j] = float((1 - m) * double(run[j]) + m * (m2[j] / var_div));
 }
 
 void batch_norm_forward(const BatchNormForward& a) {
@@ -127,10 +134,7 @@ void batch_norm_forward(const BatchNormForward& a) {
     for (size_t j0 = 0; j0 < sh.c; j0 += kChunk) {
       const size_t w = sh.c - j0 < kChunk ? sh.c - j0 : kChunk;
       column_stats(a.x, rows, sh.c, j0, w, mean, m2);
-      for (size_t j = 0; j < w; ++j) {
-        const double invstd = invstd_of(m2[j], count, a.eps);
-        record_batch_stats(a, j0 + j, {mean[j], m2[j]}, invstd);
-      }
+      record_batch_stats(a, j0, w, mean, m2);
     }
     // The normalisation from the saved statistics (the binding requires save_mean and save_invstd).
     apply_affine(sh, a.x, a.y, [&](size_t ch) {
@@ -144,8 +148,8 @@ void batch_norm_forward(const BatchNormForward& a) {
     for (size_t ch = 0; ch < sh.c; ++ch) {
       const float* first = a.x + ch * sh.s;
       const ChannelStats st = channel_stats(first, sh.n, stride, sh.s);
+      record_batch_stats(a, ch, 1, &st.mean, &st.m2);
       const double invstd = invstd_of(st.m2, count, a.eps);
-      record_batch_stats(a, ch, st, invstd);
       const Affine f = make_affine(st.mean, invstd, a.weight, a.bias, ch);
       // The channel is in L2 now (its end in L1: normalised last block first when the channel overflows
       // L1 by a little, see for_vectors()); meanwhile the next channel (s floats further) comes in.
@@ -175,16 +179,16 @@ inline void grad_sums(const BatchNormShape& sh, const float* dy, const float* x,
       hi[j] = m.hi;
       lo[j] = m.lo;
     }
-    auto vec = [&](size_t off, size_t jl, Vf& u, Vf& v) {
-      const Vf d = load(dy + off);
+    auto vec = [&](ptrdiff_t off, Vf h, Vf& u, Vf& v, auto ld) {
+      const Vf d = ld(dy + off);
       u = add(u, d);
-      v = muladd(d, sub(load(x + off), load(hi + jl)), v);
+      v = muladd(d, sub(ld(x + off), h), v);
     };
     auto one = [&](size_t off, size_t jl, double& u, double& v) {
       u += dy[off];
       v += double(dy[off]) * double(x[off] - hi[jl]);
     };
-    column_sums(sh.n * sh.s, sh.c, j0, w, sdy, sdx, vec, one);
+    column_sums(dy, sh.n * sh.s, sh.c, j0, w, hi, sdy, sdx, vec, one);
     for (size_t j = 0; j < w; ++j) sdx[j] -= double(lo[j]) * sdy[j];
     return;
   }

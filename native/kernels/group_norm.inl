@@ -136,16 +136,16 @@ void group_norm_backward_nhwc(const GroupNormBackward& a, size_t S) {
       for (size_t c = 0; c < C; ++c) hi[c] = a.mean[n * G + c / cg];
       for (size_t j0 = 0; j0 < C; j0 += kChunk) {
         const float* h = hi + j0;
-        auto vec = [&](size_t o, size_t jl, Vf& u, Vf& v) {
-          const Vf d = load(dy + o);
+        auto vec = [&](ptrdiff_t o, Vf hv, Vf& u, Vf& v, auto ld) {
+          const Vf d = ld(dy + o);
           u = add(u, d);
-          v = muladd(d, sub(load(x + o), load(h + jl)), v);
+          v = muladd(d, sub(ld(x + o), hv), v);
         };
         auto one = [&](size_t o, size_t jl, double& u, double& v) {
           u += dy[o];
           v += double(dy[o]) * double(x[o] - h[jl]);
         };
-        column_sums(S, C, j0, C - j0 < kChunk ? C - j0 : kChunk, sdy + j0, sdx + j0, vec, one);
+        column_sums(dy, S, C, j0, C - j0 < kChunk ? C - j0 : kChunk, h, sdy + j0, sdx + j0, vec, one);
       }
       for (size_t g = 0; g < G; ++g) {
         const float rstd = a.rstd[n * G + g];

@@ -14,6 +14,17 @@ struct Vf { __m256 v; };
 inline Vf zero() { return {_mm256_setzero_ps()}; }
 inline Vf set1(float a) { return {_mm256_set1_ps(a)}; }
 inline Vf load(const float* p) { return {_mm256_loadu_ps(p)}; }
+inline __m256i lanes_between(size_t lo, size_t hi) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(int(lo)), lane),
+                             _mm256_cmpgt_epi32(_mm256_set1_epi32(int(hi)), lane));
+}
+// Lanes [lo, hi) from p, the others 0; memory under the other lanes is not touched.
+inline Vf load_lanes(const float* p, size_t lo, size_t hi) { return {_mm256_maskload_ps(p, lanes_between(lo, hi))}; }
+// Lanes [lo, hi) of b, the others of a.
+inline Vf select_lanes(Vf a, Vf b, size_t lo, size_t hi) {
+  return {_mm256_blendv_ps(a.v, b.v, _mm256_castsi256_ps(lanes_between(lo, hi)))};
+}
 inline void store(float* p, Vf a) { _mm256_storeu_ps(p, a.v); }
 inline void stream(float* p, Vf a) { _mm256_stream_ps(p, a.v); }
 inline void stream_fence() { _mm_sfence(); }

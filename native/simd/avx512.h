@@ -15,6 +15,11 @@ struct Vf { __m512 v; };
 inline Vf zero() { return {_mm512_setzero_ps()}; }
 inline Vf set1(float a) { return {_mm512_set1_ps(a)}; }
 inline Vf load(const float* p) { return {_mm512_loadu_ps(p)}; }
+inline __mmask16 lanes_between(size_t lo, size_t hi) { return __mmask16(((1u << hi) - 1) & ~((1u << lo) - 1)); }
+// Lanes [lo, hi) from p, the others 0; memory under the other lanes is not touched.
+inline Vf load_lanes(const float* p, size_t lo, size_t hi) { return {_mm512_maskz_loadu_ps(lanes_between(lo, hi), p)}; }
+// Lanes [lo, hi) of b, the others of a.
+inline Vf select_lanes(Vf a, Vf b, size_t lo, size_t hi) { return {_mm512_mask_mov_ps(a.v, lanes_between(lo, hi), b.v)}; }
 inline void store(float* p, Vf a) { _mm512_storeu_ps(p, a.v); }
 inline void stream(float* p, Vf a) { _mm512_stream_ps(p, a.v); }
 inline void stream_fence() { _mm_sfence(); }

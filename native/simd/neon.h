@@ -14,6 +14,18 @@ struct Vf { float32x4_t v; };
 inline Vf zero() { return {vdupq_n_f32(0.0f)}; }
 inline Vf set1(float a) { return {vdupq_n_f32(a)}; }
 inline Vf load(const float* p) { return {vld1q_f32(p)}; }
+inline Vf load_lanes(const float* p, size_t lo, size_t hi) {
+  float t[4] = {};
+  for (size_t l = lo; l < hi; ++l) t[l] = p[l];
+  return {vld1q_f32(t)};
+}
+inline Vf select_lanes(Vf a, Vf b, size_t lo, size_t hi) {
+  float ta[4], tb[4];
+  vst1q_f32(ta, a.v);
+  vst1q_f32(tb, b.v);
+  for (size_t l = lo; l < hi; ++l) ta[l] = tb[l];
+  return {vld1q_f32(ta)};
+}
 inline void store(float* p, Vf a) { vst1q_f32(p, a.v); }
 inline void stream(float* p, Vf a) { vst1q_f32(p, a.v); }  // no portable non-temporal store
 inline void stream_fence() {}

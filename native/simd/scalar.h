@@ -16,6 +16,8 @@ struct Vf { double v; };
 inline Vf zero() { return {0.0}; }
 inline Vf set1(float a) { return {double(a)}; }
 inline Vf load(const float* p) { return {double(*p)}; }
+inline Vf load_lanes(const float* p, size_t lo, size_t hi) { return {lo < hi ? double(*p) : 0.0}; }
+inline Vf select_lanes(Vf a, Vf b, size_t lo, size_t hi) { return lo < hi ? b : a; }
 inline void store(float* p, Vf a) { *p = float(a.v); }
 inline void stream(float* p, Vf a) { *p = float(a.v); }
 inline void stream_fence() {}

@@ -49,7 +49,7 @@ struct Buffer {
 
 // Checks one output: against the scalar result (t == 1) or, for NEON, against its own result at offset 0.
 struct Output {
-  std::vector<float> neon0, scalar;
+  std::vector<float> neon0;
   void check(const char* what, int t, size_t offset, const float* got, size_t n, double tol) {
     if (t == 0 && offset == 0) neon0.assign(got, got + n);
     if (t == 0 && offset != 0) same(what, neon0, got);
@@ -99,33 +99,42 @@ int main() {
       }
   }
 
-  // BatchNorm and GroupNorm channels-last backward (flat sweeps with rotated coefficients).
-  const size_t nsc[][3] = {{3, 5, 16}, {2, 21, 48}, {4, 7, 12}, {1, 10, 64}};
+  // BatchNorm and GroupNorm channels-last (per-column sums over aligned vectors, flat sweeps with rotated
+  // coefficients), forward and backward; the shapes span several row blocks of the sums.
+  const size_t nsc[][3] = {{3, 5, 16}, {2, 21, 48}, {4, 7, 12}, {1, 10, 64}, {2, 60, 16}, {1, 90, 20}};
   for (const auto& shape : nsc) {
     const size_t N = shape[0], S = shape[1], C = shape[2], n = N * S * C, G = C / 4;
     std::vector<float> x(n), dy(n), w(C);
     for (float& v : x) v = 0.5f + 1.5f * uniform();
     for (float& v : dy) v = uniform() - 0.5f;
     for (float& v : w) v = 1 + 0.2f * uniform();
-    Output bdx, gdx;
+    Output by, bdx, bdw, bdb, gy, gdx, gdw, gdb;
     for (size_t offset = 0; offset < 4; ++offset)
       for (int t = 0; t < 2; ++t) {
-        Buffer X(n, 0), Y(n, offset), DX(n, offset), GY(n, 0), GDX(n, offset);
+        Buffer X(n, offset), DY(n, (offset + 1) % 4), Y(n, (offset * 3) % 4), DX(n, (offset * 3) % 4);
+        Buffer GY(n, (offset + 2) % 4), GDX(n, offset);
         std::memcpy(X.p, x.data(), n * sizeof(float));
+        std::memcpy(DY.p, dy.data(), n * sizeof(float));
         std::vector<double> save_mean(C);
         std::vector<float> save_invstd(C), gw(C), gb(C), mean(N * G), rstd(N * G);
         const BatchNormShape bn{N, C, S, true};
         tables[t]->batch_norm_forward({bn, X.p, w.data(), nullptr, nullptr, nullptr, Y.p, save_mean.data(),
                                        save_invstd.data(), 0.1, 1e-5f, true, true});
         tables[t]->batch_norm_backward(
-            {bn, dy.data(), X.p, save_mean.data(), save_invstd.data(), w.data(), DX.p, gw.data(), gb.data(), true});
+            {bn, DY.p, X.p, save_mean.data(), save_invstd.data(), w.data(), DX.p, gw.data(), gb.data(), true});
         std::snprintf(what, sizeof what, "batchNorm NHWC %zux%zux%zu, offset %zu, %s", N, S, C, offset, names[t]);
+        by.check(what, t, offset, Y.p, n, 1e-5);
         bdx.check(what, t, offset, DX.p, n, 1e-4);
+        bdw.check(what, t, offset, gw.data(), C, 1e-4);
+        bdb.check(what, t, offset, gb.data(), C, 1e-4);
         tables[t]->group_norm_forward({X.p, w.data(), nullptr, GY.p, mean.data(), rstd.data(), N, C, S, G, true, 1e-5f});
         tables[t]->group_norm_backward(
-            {dy.data(), X.p, mean.data(), rstd.data(), w.data(), GDX.p, gw.data(), gb.data(), N, C, S, G, true});
+            {DY.p, X.p, mean.data(), rstd.data(), w.data(), GDX.p, gw.data(), gb.data(), N, C, S, G, true});
         std::snprintf(what, sizeof what, "groupNorm NHWC %zux%zux%zu, offset %zu, %s", N, S, C, offset, names[t]);
+        gy.check(what, t, offset, GY.p, n, 1e-5);
         gdx.check(what, t, offset, GDX.p, n, 1e-4);
+        gdw.check(what, t, offset, gw.data(), C, 1e-4);
+        gdb.check(what, t, offset, gb.data(), C, 1e-4);
       }
   }
 
