@@ -86,7 +86,8 @@ void group_norm_forward_nhwc(const GroupNormForward& a, size_t S) {
   double *cmean = stats.data, *cm2 = stats.data + C;
   float *hi = maps.data, *scale = maps.data + C, *shift = maps.data + 2 * C;
   const bool streaming = stream_rows(a.y, a.batch * S, C, 2);
-  with_flags([&](auto stream_y) {
+  const bool sample_in_l2 = S * C * sizeof(float) <= (size_t(1) << 20);  // after its statistics (1 MiB L2)
+  with_flags([&](auto stream_y, auto in_l2) {
     for (size_t n = 0; n < a.batch; ++n) {
       const float* x = a.x + n * S * C;
       float* y = a.y + n * S * C;
@@ -112,10 +113,10 @@ void group_norm_forward_nhwc(const GroupNormForward& a, size_t S) {
         }
       }
       for (size_t j0 = 0; j0 < C; j0 += kChunk)
-        affine_rows<stream_y.value>(x, y, S, C, j0, C - j0 < kChunk ? C - j0 : kChunk, hi + j0, scale + j0,
-                                    shift + j0);
+        affine_rows<stream_y.value, in_l2.value>(x, y, S, C, j0, C - j0 < kChunk ? C - j0 : kChunk, hi + j0,
+                                                 scale + j0, shift + j0);
     }
-  }, streaming);
+  }, streaming, sample_in_l2);
   if (streaming) stream_fence();
 }
 
