@@ -356,5 +356,16 @@ describe('batchNorm argument checks', () => {
     expect(() => addon.batchNorm(2, 3, 4, false, x, null, null, null, null, false, 0.1, 1e-5, true, y, d3, c3)).toThrow(/runningMean/);
     expect(() => addon.batchNormBackwardElemt(2, 3, 4, false, x, x, d3, c3, null, d3, new Float64Array(2), 8, y)).toThrow(/'sumDyXmu'/);
     expect(() => addon.batchNormElemt(2, 3, 4, false, x, d3, c3, null, null, x.subarray(0, 24))).not.toThrow();
+    // An empty batch straight into the binding (the TypeScript layer never sends one): no read of the empty
+    // input, NaN statistics, running statistics left alone, in both layouts.
+    for (const channelsLast of [false, true]) {
+      const rm = new Float32Array([1, 2, 3]), rv = new Float32Array([4, 5, 6]), sm = new Float64Array(3), si = new Float32Array(3);
+      const empty = new Float32Array(0);
+      addon.batchNorm(0, 3, 4, channelsLast, empty, null, null, rm, rv, true, 0.1, 1e-5, true, empty, sm, si);
+      expect(Array.from(sm).every(Number.isNaN) && Array.from(si).every(Number.isNaN)).toBe(true);
+      expect(Array.from(rm)).toEqual([1, 2, 3]);
+      expect(Array.from(rv)).toEqual([4, 5, 6]);
+      addon.batchNormStats(0, 3, 4, channelsLast, empty, sm, new Float64Array(3));
+    }
   });
 });

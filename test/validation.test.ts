@@ -96,5 +96,11 @@ describe('argument checks in the native binding (called directly, bypassing the 
     expect(() => addon.rmsNorm(3, 4, x, null, 1e-5, x, r)).not.toThrow();
     expect(() => addon.layerNormBackward(3, 4, x, x, m, r, null, x, null, null)).toThrow(/'out.gradInput' overlaps/);
     expect(() => addon.copy(12, x, new Float32Array(11))).toThrow(/'dst'/);
+    // A row of no values has no statistics: refused, never read (the public API refuses it too).
+    const e = new Float32Array(0);
+    expect(() => addon.layerNorm(2, 0, e, null, null, 1e-5, e, m.subarray(0, 2), r.subarray(0, 2))).toThrow(/'cols' must be a positive integer/);
+    expect(() => addon.rmsNorm(2, 0, e, null, 1e-5, e, r.subarray(0, 2))).toThrow(/'cols' must be a positive integer/);
+    expect(() => addon.layerNormBackward(2, 0, e, e, m.subarray(0, 2), r.subarray(0, 2), null, e, null, null)).toThrow(/'cols'/);
+    expect(() => addon.rmsNormBackward(2, 0, e, e, r.subarray(0, 2), null, e, null)).toThrow(/'cols'/);
   });
 });

@@ -36,6 +36,13 @@ class Args {
     return static_cast<size_t>(d);
   }
 
+  // A size that must not be 0 (the normalised size of a row: statistics of nothing are undefined).
+  size_t positive_dim(const char* name) {
+    const size_t d = dim(name);
+    if (d == 0) throw range_error(name, "a positive integer, got 0");
+    return d;
+  }
+
   // a * b, refusing sizes whose bytes would not fit in memory addressing.
   size_t product(size_t a, size_t b, const char* what) {
     if (b != 0 && a > (SIZE_MAX / sizeof(float)) / b) throw range_error(what, "a size that fits in memory");

@@ -15,7 +15,7 @@ struct LayerNormForwardOp {
   static Params parse(Args& in) {
     Params p{};
     p.rows = in.dim("rows");
-    p.cols = in.dim("cols");
+    p.cols = in.positive_dim("cols");
     const size_t n = in.product(p.rows, p.cols, "rows * cols");
     p.x = in.input("input", n);
     p.weight = in.optional_input("weight", p.cols);
@@ -36,7 +36,7 @@ struct LayerNormBackwardOp {
   static Params parse(Args& in) {
     Params p{};
     p.rows = in.dim("rows");
-    p.cols = in.dim("cols");
+    p.cols = in.positive_dim("cols");
     const size_t n = in.product(p.rows, p.cols, "rows * cols");
     p.dy = in.input("gradOutput", n);
     p.x = in.input("input", n);
@@ -58,7 +58,7 @@ struct RmsNormForwardOp {
   static Params parse(Args& in) {
     Params p{};
     p.rows = in.dim("rows");
-    p.cols = in.dim("cols");
+    p.cols = in.positive_dim("cols");
     const size_t n = in.product(p.rows, p.cols, "rows * cols");
     p.x = in.input("input", n);
     p.weight = in.optional_input("weight", p.cols);
@@ -77,7 +77,7 @@ struct RmsNormBackwardOp {
   static Params parse(Args& in) {
     Params p{};
     p.rows = in.dim("rows");
-    p.cols = in.dim("cols");
+    p.cols = in.positive_dim("cols");
     const size_t n = in.product(p.rows, p.cols, "rows * cols");
     p.dy = in.input("gradOutput", n);
     p.x = in.input("input", n);

@@ -16,19 +16,25 @@
 
 inline double bn_count(const BatchNormShape& sh) { return double(sh.n) * double(sh.s); }
 
-// Channels-first: the statistics of channel ch, whose blocks start at first + b * stride.
-inline ChannelStats channel_stats(const float* first, size_t blocks, size_t stride, size_t len) {
+// Channels-first: the statistics of channel ch, whose blocks start at first + b * stride. The first pass calls
+// along(b, i, lanes) at each of its steps (see add_shifted_sums()): the training forward normalises the
+// previous channel there, and only there (a second pass, when the first one's shift was too far off, or
+// the passes in double, call nothing).
+template <typename Along = NothingAlong>
+inline ChannelStats channel_stats(const float* first, size_t blocks, size_t stride, size_t len, Along along = {}) {
   const double count = double(blocks) * double(len);
-  auto pass = [&](float shift, ChannelStats& st) {
+  if (count == 0) return {NAN, NAN};  // no values: nothing to read
+  auto pass = [&](float shift, ChannelStats& st, auto step) {
     double c = 0, q = 0;
-    for (size_t b = 0; b < blocks; ++b) add_shifted_sums(first + b * stride, len, shift, c, q);
+    for (size_t b = 0; b < blocks; ++b)
+      add_shifted_sums(first + b * stride, len, shift, c, q, [&](size_t i, size_t lanes) { step(b, i, lanes); });
     return finish_stats(c, q, count, shift, st);
   };
   const size_t head = len < 16 ? len : 16;
   double s = 0;
   for (size_t i = 0; i < head; ++i) s += first[i];
   ChannelStats st;
-  if (!pass(float(s / double(head)), st) && !pass(float(st.mean), st)) {
+  if (!pass(float(s / double(head)), st, along) && !pass(float(st.mean), st, NothingAlong{})) {
     // Overflow in float (|x| ~ 1e20), or NaN/Inf: two passes in double. NaN stays NaN.
     double sum = 0;
     for (size_t b = 0; b < blocks; ++b)
@@ -127,6 +133,13 @@ void batch_norm_forward(const BatchNormForward& a) {
     });
     return;
   }
+  if (count == 0 || sh.c == 0) {  // an empty batch: no statistics (NaN), running stats left alone, as PyTorch
+    for (size_t ch = 0; ch < sh.c; ++ch) {
+      if (a.save_mean) a.save_mean[ch] = NAN;
+      if (a.save_invstd) a.save_invstd[ch] = NAN;
+    }
+    return;
+  }
   if (sh.channels_last) {
     double mean[kChunk], m2[kChunk];
     const size_t rows = sh.n * sh.s;
@@ -145,20 +158,40 @@ void batch_norm_forward(const BatchNormForward& a) {
   const size_t stride = sh.c * sh.s;
   const bool streaming = stream_output(sh, a.y, 2);
   with_flags([&](auto stream_y) {
+    ChannelStats st = channel_stats(a.x, sh.n, stride, sh.s);
     for (size_t ch = 0; ch < sh.c; ++ch) {
-      const float* first = a.x + ch * sh.s;
-      const ChannelStats st = channel_stats(first, sh.n, stride, sh.s);
       record_batch_stats(a, ch, 1, &st.mean, &st.m2);
       const double invstd = invstd_of(st.m2, count, a.eps);
       const Affine f = make_affine(st.mean, invstd, a.weight, a.bias, ch);
+      const float* next = ch + 1 < sh.c ? a.x + (ch + 1) * sh.s : nullptr;
+      if (next && !streaming && sh.s * sizeof(float) < 2048) {
+        // Short blocks (7x7, 14x14 maps) of a tensor that stays in cache: this channel is normalised in the
+        // sweep that sums the next one, which halves the per-block work and lets the next channel's loads
+        // overlap this one's stores (measured in Node against the passes below: 1.1-1.2x at [32,512,7,7],
+        // [32,256,14,14], [8,1024,14,14], [8,512,14,28]; neutral to 0.85x for longer blocks, and slower past
+        // the streaming threshold, where the passes below prefetch a whole channel ahead).
+        const Vf vhi = set1(f.hi), va = set1(f.a), vb = set1(f.b);
+        const size_t ahead = ch + 2 < sh.c ? 2 * sh.s : 0;  // the channel after next, towards L2
+        st = channel_stats(next, sh.n, stride, sh.s, [&](size_t b, size_t i, size_t lanes) {
+          const size_t off = b * stride + ch * sh.s + i;
+          if (lanes == kLanes) {
+            prefetch_next(a.x + off + ahead);
+            store(a.y + off, muladd(sub(load(a.x + off), vhi), va, vb));
+          } else {
+            a.y[off] = (a.x[off] - f.hi) * f.a + f.b;
+          }
+        });
+        continue;
+      }
       // The channel is in L2 now (its end in L1: normalised last block first when the channel overflows
       // L1 by a little, see for_vectors()); meanwhile the next channel (s floats further) comes in.
-      const size_t next = ch + 1 < sh.c ? sh.s : 0;
+      const size_t ahead = next ? sh.s : 0;
       const bool backwards = sweep_backwards(sh.n * sh.s * sizeof(float));
       for (size_t b = 0; b < sh.n; ++b) {
         const size_t off = (backwards ? sh.n - 1 - b : b) * stride + ch * sh.s;
-        affine_run<stream_y.value>(a.x + off, a.y + off, sh.s, f.hi, f.a, f.b, a.x + off + next, backwards);
+        affine_run<stream_y.value>(a.x + off, a.y + off, sh.s, f.hi, f.a, f.b, a.x + off + ahead, backwards);
       }
+      if (next) st = channel_stats(next, sh.n, stride, sh.s);
     }
   }, streaming);
   if (streaming) stream_fence();

@@ -68,20 +68,24 @@ inline bool sweep_backwards(size_t bytes_of_first_sweep) {
 // scalar ISA).
 constexpr size_t kFlushSteps = 32;
 
-// Adds the sums of d = x - shift and of d^2 over one contiguous run into c and q.
-// With `prefetch`, the same span of another run is pulled towards L2 meanwhile (see prefetch_next()).
-inline void add_shifted_sums(const float* x, size_t len, float shift, double& c, double& q,
-                             const float* prefetch = nullptr) {
+// Adds the sums of d = x - shift and of d^2 over one contiguous run into c and q. along(i, lanes) is called for
+// every step the sums take (a vector at offset i, lanes == kLanes; then single elements, lanes == 1), so that a
+// caller can work on the same offsets of other data meanwhile: pull another run towards L2 (prefetch_next()),
+// or normalise the previous BatchNorm channel (batch_norm_forward()).
+struct NothingAlong {
+  template <typename... Args>
+  void operator()(Args...) const {}
+};
+template <typename Along = NothingAlong>
+inline void add_shifted_sums(const float* x, size_t len, float shift, double& c, double& q, Along along = {}) {
   const Vf s = set1(shift);
   size_t i = 0;
   while (i + kLanes <= len) {
     Vf c0 = zero(), c1 = zero(), q0 = zero(), q1 = zero();
     const size_t end = len - i > 2 * kLanes * kFlushSteps ? i + 2 * kLanes * kFlushSteps : len;
     for (; i + 2 * kLanes <= end; i += 2 * kLanes) {
-      if (prefetch) {
-        prefetch_next(prefetch + i);
-        prefetch_next(prefetch + i + kLanes);
-      }
+      along(i, kLanes);
+      along(i + kLanes, kLanes);
       const Vf d0 = sub(load(x + i), s), d1 = sub(load(x + i + kLanes), s);
       c0 = add(c0, d0);
       c1 = add(c1, d1);
@@ -89,6 +93,7 @@ inline void add_shifted_sums(const float* x, size_t len, float shift, double& c,
       q1 = muladd(d1, d1, q1);
     }
     for (; i + kLanes <= end; i += kLanes) {
+      along(i, kLanes);
       const Vf d0 = sub(load(x + i), s);
       c0 = add(c0, d0);
       q0 = muladd(d0, d0, q0);
@@ -97,6 +102,7 @@ inline void add_shifted_sums(const float* x, size_t len, float shift, double& c,
     q += reduce_add(add(q0, q1));
   }
   for (; i < len; ++i) {
+    along(i, 1);
     const double d = double(x[i] - shift);
     c += d;
     q += d * d;
@@ -109,7 +115,9 @@ struct DeviationSums {
 };
 inline DeviationSums deviation_sums(const float* x, size_t n, float shift, const float* prefetch = nullptr) {
   DeviationSums s = {0, 0};
-  add_shifted_sums(x, n, shift, s.dev, s.sq, prefetch);
+  add_shifted_sums(x, n, shift, s.dev, s.sq, [&](size_t i, size_t lanes) {
+    if (prefetch && lanes == kLanes) prefetch_next(prefetch + i);
+  });
   return s;
 }
 
