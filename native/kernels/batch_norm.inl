@@ -167,7 +167,7 @@ void batch_norm_forward(const BatchNormForward& a) {
       if (next && !streaming && sh.s * sizeof(float) < 2048) {
         // Short blocks (7x7, 14x14 maps) of a tensor that stays in cache: this channel is normalised in the
         // sweep that sums the next one, which halves the per-block work and lets the next channel's loads
-        // overlap this one's stores (measured in Node against the passes below: 1.1-1.2x at [32,512,7,7],
+        // overlap this one's stores (measured in Node against the passes below: 1.1-1.3x at [32,512,7,7],
         // [32,256,14,14], [8,1024,14,14], [8,512,14,28]; neutral to 0.85x for longer blocks, and slower past
         // the streaming threshold, where the passes below prefetch a whole channel ahead).
         const Vf vhi = set1(f.hi), va = set1(f.a), vb = set1(f.b);
