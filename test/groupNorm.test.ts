@@ -254,15 +254,22 @@ for (const t of targets()) {
       }
     });
 
-    it('large tensors (streaming-store path in NCHW) agree with the reference', () => {
+    // Past 16 MiB the forward streams its stores and the backward goes group by group (sample by sample
+    // channels-last) instead of in two passes over the tensor.
+    it('large tensors (streaming stores, the one-pass backward) agree with the reference', () => {
       t.use();
       const r = rng(18), N = 3, C = 64, S = 130 * 170, G = 16; // > 16 MiB of output, runs not 64-byte aligned
       const w = r.normals(C), b = r.normals(C);
       for (const layout of layouts) {
-        const x = r.normals(N * C * S, 1, 2);
-        const got = nk.groupNorm(x, shapeIn([N, C, 130, 170], layout), G, { weight: w, bias: b, layout });
+        const x = r.normals(N * C * S, 1, 2), dy = r.normals(N * C * S);
+        const shape = shapeIn([N, C, 130, 170], layout);
+        const got = nk.groupNorm(x, shape, G, { weight: w, bias: b, layout });
         const ref = refGroupNorm(x, N, C, S, G, w, b, 1e-5, layout === 'NHWC');
         expect(relError(got.output, ref.y), layout).toBeLessThan(1e-5);
+        const g = nk.groupNormBackward(dy, x, shape, G, { mean: got.mean, rstd: got.rstd, weight: w, layout });
+        const refg = refGroupNormBackward(dy, x, N, C, S, G, w, 1e-5, layout === 'NHWC');
+        expect(relError(g.gradInput!, refg.dx, maxAbs(dy) * maxAbs(w) * maxAbs(got.rstd)), layout).toBeLessThan(1e-4);
+        expect(relError(g.gradWeight!, refg.dw), layout).toBeLessThan(1e-4);
       }
     });
   });

@@ -143,53 +143,69 @@ void group_norm_forward_nhwc(const GroupNormForward& a, size_t S) {
 
 // With g = dy·w[c] over a group's M = (C/G)·S elements: dx = dy·(w[c]·rstd) - ((x - mean)·k2 + k1),
 // k1 = rstd·Σg / M, k2 = rstd³·Σ g·(x - mean) / M; dw[c] = Σ_n rstd·Σ dy·(x - mean), db[c] = Σ dy.
+// As in the NCHW backward, a tensor whose x and dy stay in cache goes in two passes (every sample's sums, then
+// every sample's dx): 1.03-1.13x faster in Node at [8,28,28,256] and [2,56,56,256] with 32 groups than each
+// sample's dx right after its sums (a 784 KiB sample of x and dy overflows L2); larger tensors, read twice
+// from memory that way, measured 0.75x and go sample by sample.
 void group_norm_backward_nhwc(const GroupNormBackward& a, size_t S) {
   const size_t C = a.channels, G = a.groups, cg = C / G;
   const double M = double(cg) * double(S);
-  Scratch<double> sums(2 * C);  // per channel: Σ dy, Σ dy·(x - mean)
-  Scratch<float> coef(4 * C);   // per channel: hi, k, k2, k1 of back_rows
+  const bool two_passes = a.dx && !use_streaming_stores(2 * a.batch * S * C * sizeof(float));
+  Scratch<double> sums(2 * C);                          // per channel: Σ dy, Σ dy·(x - mean)
+  Scratch<float> coefs(4 * C * (two_passes ? a.batch : 1));  // per channel: hi, k, k2, k1 of back_rows
   double *sdy = sums.data, *sdx = sums.data + C;
-  float *hi = coef.data, *k = coef.data + C, *k2 = coef.data + 2 * C, *k1 = coef.data + 3 * C;
+  // Sample n's sums (dweight/dbias accumulated) and its dx coefficients into hi[0 .. 4C).
+  auto coefficients = [&](size_t n, float* hi) {
+    float *k = hi + C, *k2 = hi + 2 * C, *k1 = hi + 3 * C;
+    const float *x = a.x + n * S * C, *dy = a.dy + n * S * C;
+    for (size_t c = 0; c < C; ++c) hi[c] = a.mean[n * G + c / cg];
+    for (size_t j0 = 0; j0 < C; j0 += kChunk) {
+      const float* h = hi + j0;
+      auto vec = [&](ptrdiff_t o, Vf hv, Vf& u, Vf& v, auto ld) {
+        const Vf d = ld(dy + o);
+        u = add(u, d);
+        v = muladd(d, sub(ld(x + o), hv), v);
+      };
+      auto one = [&](size_t o, size_t jl, double& u, double& v) {
+        u += dy[o];
+        v += double(dy[o]) * double(x[o] - h[jl]);
+      };
+      column_sums(dy, S, C, j0, C - j0 < kChunk ? C - j0 : kChunk, h, sdy + j0, sdx + j0, vec, one);
+    }
+    for (size_t g = 0; g < G; ++g) {
+      const float rstd = a.rstd[n * G + g];
+      double sg = 0, sgxm = 0;
+      for (size_t c = g * cg; c < (g + 1) * cg; ++c) {
+        const double w = a.weight ? a.weight[c] : 1.0;
+        sg += w * sdy[c];
+        sgxm += w * sdx[c];
+        if (a.dweight) a.dweight[c] += float(sdx[c] * rstd);
+        if (a.dbias) a.dbias[c] += float(sdy[c]);
+      }
+      const double r64 = rstd;
+      for (size_t c = g * cg; c < (g + 1) * cg; ++c) {
+        k[c] = a.weight ? rstd * a.weight[c] : rstd;
+        k2[c] = float(r64 * r64 * r64 * sgxm / M);
+        k1[c] = float(r64 * sg / M);
+      }
+    }
+  };
   const bool streaming = a.dx && stream_rows(a.dx, a.batch * S, C, 3);
   with_flags([&](auto stream_dx) {
-    for (size_t n = 0; n < a.batch; ++n) {
+    auto grads = [&](size_t n, const float* hi) {
       const size_t off = n * S * C;
-      const float *x = a.x + off, *dy = a.dy + off;
-      for (size_t c = 0; c < C; ++c) hi[c] = a.mean[n * G + c / cg];
-      for (size_t j0 = 0; j0 < C; j0 += kChunk) {
-        const float* h = hi + j0;
-        auto vec = [&](ptrdiff_t o, Vf hv, Vf& u, Vf& v, auto ld) {
-          const Vf d = ld(dy + o);
-          u = add(u, d);
-          v = muladd(d, sub(ld(x + o), hv), v);
-        };
-        auto one = [&](size_t o, size_t jl, double& u, double& v) {
-          u += dy[o];
-          v += double(dy[o]) * double(x[o] - h[jl]);
-        };
-        column_sums(dy, S, C, j0, C - j0 < kChunk ? C - j0 : kChunk, h, sdy + j0, sdx + j0, vec, one);
-      }
-      for (size_t g = 0; g < G; ++g) {
-        const float rstd = a.rstd[n * G + g];
-        double sg = 0, sgxm = 0;
-        for (size_t c = g * cg; c < (g + 1) * cg; ++c) {
-          const double w = a.weight ? a.weight[c] : 1.0;
-          sg += w * sdy[c];
-          sgxm += w * sdx[c];
-          if (a.dweight) a.dweight[c] += float(sdx[c] * rstd);
-          if (a.dbias) a.dbias[c] += float(sdy[c]);
-        }
-        const double r64 = rstd;
-        for (size_t c = g * cg; c < (g + 1) * cg; ++c) {
-          k[c] = a.weight ? rstd * a.weight[c] : rstd;
-          k2[c] = float(r64 * r64 * r64 * sgxm / M);
-          k1[c] = float(r64 * sg / M);
-        }
-      }
-      if (!a.dx) continue;
       for (size_t j0 = 0; j0 < C; j0 += kChunk)
-        back_rows<true, stream_dx.value>(dy, x, a.dx + off, S, C, j0, C - j0 < kChunk ? C - j0 : kChunk, hi + j0,
-                                         k + j0, k2 + j0, k1 + j0);
+        back_rows<true, stream_dx.value>(a.dy + off, a.x + off, a.dx + off, S, C, j0, C - j0 < kChunk ? C - j0 : kChunk,
+                                         hi + j0, hi + C + j0, hi + 2 * C + j0, hi + 3 * C + j0);
+    };
+    if (two_passes) {
+      for (size_t n = 0; n < a.batch; ++n) coefficients(n, coefs.data + 4 * C * n);
+      for (size_t n = 0; n < a.batch; ++n) grads(n, coefs.data + 4 * C * n);
+      return;
+    }
+    for (size_t n = 0; n < a.batch; ++n) {
+      coefficients(n, coefs.data);
+      if (a.dx) grads(n, coefs.data);
     }
   }, streaming);
   if (streaming) stream_fence();
