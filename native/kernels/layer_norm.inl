@@ -72,21 +72,30 @@ void layer_norm_forward_pairs(const LayerNormForward& a, const StreamPlan& plan)
       };
       constexpr bool kWholeLines = kStreamAlign % 64 == 0;
       if (!kWholeLines) write_ends();
-      for (size_t k = steps; k-- > 0;) {  // last column first, as in layer_norm_forward()
-        const size_t j = first + k * kLanes;
-        prefetch_next(next + j);
-        prefetch_next(next1 + j);
-        const Vf w = load(wb.at(j)), b = load(wb.at(j) + kLanes);
-        const Vf v0 = normalise(load(x0 + j), h0, rv0, lv0, w, b);
-        const Vf v1 = normalise(load(x1 + j), h1, rv1, lv1, w, b);
-        if constexpr (stream_y.value) {
-          stream(y0 + j, v0);
-          stream(y1 + j, v1);
-        } else {
-          store(y0 + j, v0);
-          store(y1 + j, v1);
+      // Last column first, as in layer_norm_forward(); each group's x loads before its stores (see
+      // for_vector_quads()).
+      for_vector_quads(first, first + steps * kLanes, true, [&](size_t jq, auto count) {
+        Vf u0[count.value], u1[count.value];
+        for (size_t q = 0; q < count.value; ++q) {
+          const size_t j = jq + q * kLanes;
+          prefetch_next(next + j);
+          prefetch_next(next1 + j);
+          u0[q] = load(x0 + j);
+          u1[q] = load(x1 + j);
         }
-      }
+        for (size_t q = 0; q < count.value; ++q) {
+          const size_t j = jq + q * kLanes;
+          const Vf w = load(wb.at(j)), b = load(wb.at(j) + kLanes);
+          const Vf v0 = normalise(u0[q], h0, rv0, lv0, w, b), v1 = normalise(u1[q], h1, rv1, lv1, w, b);
+          if constexpr (stream_y.value) {
+            stream(y0 + j, v0);
+            stream(y1 + j, v1);
+          } else {
+            store(y0 + j, v0);
+            store(y1 + j, v1);
+          }
+        }
+      });
       if (kWholeLines) write_ends();
     }
   }, plan.streaming);
@@ -121,19 +130,26 @@ void layer_norm_forward(const LayerNormForward& a) {
       size_t head = 0;
       if constexpr (stream_y.value)
         for (; head < plan.peel; ++head) one(head);
-      const size_t tail = for_vectors(head, n, true, [&](size_t j) {
-        if (!early) prefetch_next(next + j);
-        Vf v = muladd(sub(load(x + j), vhi), vrstd, vlo_rstd);
-        if constexpr (has_w.value && has_b.value)
-          v = muladd(v, load(a.weight + j), load(a.bias + j));
-        else if constexpr (has_w.value)
-          v = mul(v, load(a.weight + j));
-        else if constexpr (has_b.value)
-          v = add(v, load(a.bias + j));
-        if constexpr (stream_y.value)
-          stream(y + j, v);
-        else
-          store(y + j, v);
+      const size_t tail = for_vector_quads(head, n, true, [&](size_t jq, auto count) {
+        Vf xv[count.value];  // all loads of x before any store (see for_vector_quads())
+        for (size_t q = 0; q < count.value; ++q) {
+          if (!early) prefetch_next(next + jq + q * kLanes);
+          xv[q] = load(x + jq + q * kLanes);
+        }
+        for (size_t q = 0; q < count.value; ++q) {
+          const size_t j = jq + q * kLanes;
+          Vf v = muladd(sub(xv[q], vhi), vrstd, vlo_rstd);
+          if constexpr (has_w.value && has_b.value)
+            v = muladd(v, load(a.weight + j), load(a.bias + j));
+          else if constexpr (has_w.value)
+            v = mul(v, load(a.weight + j));
+          else if constexpr (has_b.value)
+            v = add(v, load(a.bias + j));
+          if constexpr (stream_y.value)
+            stream(y + j, v);
+          else
+            store(y + j, v);
+        }
       });
       for (size_t j = tail; j < n; ++j) one(j);
     }

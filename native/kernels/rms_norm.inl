@@ -22,14 +22,20 @@ void rms_norm_forward(const RmsNormForward& a) {
       size_t head = 0;
       if constexpr (stream_y.value)
         for (; head < plan.peel; ++head) one(head);
-      const size_t tail = for_vectors(head, n, true, [&](size_t j) {
-        if (!early) prefetch_next(next + j);
-        Vf v = mul(load(x + j), vrstd);
-        if constexpr (has_w.value) v = mul(v, load(a.weight + j));
-        if constexpr (stream_y.value)
-          stream(y + j, v);
-        else
-          store(y + j, v);
+      const size_t tail = for_vector_quads(head, n, true, [&](size_t j, auto count) {
+        Vf v[count.value];  // all loads before any store (see for_vector_quads())
+        for (size_t q = 0; q < count.value; ++q) {
+          if (!early) prefetch_next(next + j + q * kLanes);
+          v[q] = load(x + j + q * kLanes);
+        }
+        for (size_t q = 0; q < count.value; ++q) {
+          v[q] = mul(v[q], vrstd);
+          if constexpr (has_w.value) v[q] = mul(v[q], load(a.weight + j + q * kLanes));
+          if constexpr (stream_y.value)
+            stream(y + j + q * kLanes, v[q]);
+          else
+            store(y + j + q * kLanes, v[q]);
+        }
       });
       for (size_t j = tail; j < n; ++j) one(j);
     }
