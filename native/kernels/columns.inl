@@ -213,19 +213,27 @@ struct RotatedColumns {
   alignas(64) float v[K * kChunk];
 };
 
-// Calls step(f, q) for the vector steps f = first + q + r * C of a flat run of `total` elements (q = the
-// step's offset in the rotated rows), and partial(f, count) for the fewer than kLanes elements before `first`
-// and after the last step.
-template <typename Step, typename Partial>
-inline void flat_sweep(size_t total, size_t C, size_t first, Step step, Partial partial) {
+// Calls put(f, step(f, q)) for the vector steps f = first + q + r * C of a flat run of `total` elements (q =
+// the step's offset in the rotated rows), four steps computed before any is put (see for_vector_quads(): 4K
+// aliasing), and partial(f, count) for the fewer than kLanes elements before `first` and after the last step.
+template <typename Step, typename Put, typename Partial>
+inline void flat_sweep(size_t total, size_t C, size_t first, Step step, Put put, Partial partial) {
   const size_t head = first < total ? first : total;
   if (head) partial(0, head);
-  size_t f = head;
-  for (; f + C <= total; f += C)
-    for (size_t q = 0; q < C; q += kLanes) step(f + q, q);
-  size_t q = 0;
-  for (; f + q + kLanes <= total; q += kLanes) step(f + q, q);
-  if (f + q < total) partial(f + q, total - f - q);
+  const size_t steps = (total - head) / kLanes;
+  size_t f = head, q = 0, k = 0;
+  auto next = [&] {
+    f += kLanes;
+    q = q + kLanes == C ? 0 : q + kLanes;
+  };
+  for (; k + 4 <= steps; k += 4) {
+    Vf v[4];
+    size_t at[4];
+    for (size_t i = 0; i < 4; ++i, next()) at[i] = f, v[i] = step(f, q);
+    for (size_t i = 0; i < 4; ++i) put(at[i], v[i]);
+  }
+  for (; k < steps; ++k, next()) put(f, step(f, q));
+  if (f < total) partial(f, total - f);
 }
 
 // The elements a flat run leaves over, computed by `vec` in one vector (their values gathered into lanes, the
@@ -267,18 +275,24 @@ inline void affine_rows(const float* x, float* y, size_t rows, size_t C, size_t 
     const RotatedColumns<3> rc({hi, a, b}, C, first);
     flat_sweep(rows * C, C, first, [&](size_t f, size_t q) {
       const float* p[] = {x + f, rc.at(q, 0), rc.at(q, 1), rc.at(q, 2)};
-      put(y + f, vec(p));
-    }, [&](size_t f, size_t count) { flat_partial<1, 3>(f, count, C, {x}, {hi, a, b}, y, vec); });
+      return vec(p);
+    }, [&](size_t f, Vf v) { put(y + f, v); },
+       [&](size_t f, size_t count) { flat_partial<1, 3>(f, count, C, {x}, {hi, a, b}, y, vec); });
     return;
   }
   for (size_t r = 0; r < rows; ++r) {
     const float* xr = x + r * C + j0;
     float* yr = y + r * C + j0;
-    size_t j = 0;
-    for (; j + kLanes <= w; j += kLanes) {
+    auto at = [&](size_t j) {
       const float* p[] = {xr + j, hi + j, a + j, b + j};
-      put(yr + j, vec(p));
+      return vec(p);
+    };
+    size_t j = 0;
+    for (; j + 4 * kLanes <= w; j += 4 * kLanes) {  // four computed before any is stored (4K aliasing)
+      const Vf v[] = {at(j), at(j + kLanes), at(j + 2 * kLanes), at(j + 3 * kLanes)};
+      for (size_t k = 0; k < 4; ++k) put(yr + j + k * kLanes, v[k]);
     }
+    for (; j + kLanes <= w; j += kLanes) put(yr + j, at(j));
     for (; j < w; ++j) yr[j] = (xr[j] - hi[j]) * a[j] + b[j];
   }
 }
@@ -305,8 +319,8 @@ inline void back_rows(const float* dy, const float* x, float* dx, size_t rows, s
     const RotatedColumns<4> rc({hi, k, k2, k1}, C, first);
     flat_sweep(rows * C, C, first, [&](size_t f, size_t q) {
       const float* p[] = {dy + f, UseX ? x + f : nullptr, rc.at(q, 0), rc.at(q, 1), rc.at(q, 2), rc.at(q, 3)};
-      put(dx + f, vec(p));
-    }, [&](size_t f, size_t count) {
+      return vec(p);
+    }, [&](size_t f, Vf v) { put(dx + f, v); }, [&](size_t f, size_t count) {
       flat_partial<2, 4>(f, count, C, {dy, UseX ? x : nullptr}, {hi, k, k2, k1}, dx, vec);
     });
     return;
