@@ -287,8 +287,10 @@ inline void affine_rows(const float* x, float* y, size_t rows, size_t C, size_t 
       const float* p[] = {xr + j, hi + j, a + j, b + j};
       return vec(p);
     };
+    // Four computed before any is stored (4K aliasing, see for_vector_quads(); written out here: through
+    // for_vector_quads() this loop measured 0.86-0.89x).
     size_t j = 0;
-    for (; j + 4 * kLanes <= w; j += 4 * kLanes) {  // four computed before any is stored (4K aliasing)
+    for (; j + 4 * kLanes <= w; j += 4 * kLanes) {
       const Vf v[] = {at(j), at(j + kLanes), at(j + 2 * kLanes), at(j + 3 * kLanes)};
       for (size_t k = 0; k < 4; ++k) put(yr + j + k * kLanes, v[k]);
     }

@@ -38,14 +38,42 @@ inline void prefetch_next(const float* p) { __builtin_prefetch(p, 0, 2); }  // 2
 // sweep instead (measured: 64x65536 ~12% faster; 768- to 4096-float rows slower that way).
 inline bool prefetch_during_statistics(size_t n) { return n * sizeof(float) > (size_t(64) << 10); }
 
-// Calls f(j) for the vector steps j = first, first + kLanes, ... that fit in [first, n), in order or last to
-// first, and returns where the scalar tail starts. A sweep that follows another over the same data goes
-// backwards when that one overflowed L1 by a little (sweep_backwards()), so as to start with the lines it
-// left there (measured in Node: LayerNorm/RMSNorm backward at 512x4096 1.2x, BatchNorm backward at
+template <size_t N>
+struct SizeTag {
+  static constexpr size_t value = N;
+};
+
+// The vector steps of [first, n) (in order or last to first, see for_vectors()) four at a time, f(j,
+// SizeTag<4>), then single ones, f(j, SizeTag<1>); returns where the scalar tail starts. A sweep that loads
+// its group's inputs before it stores any output keeps a load from coming right after a store that overlaps it
+// modulo 4 KiB (the output 16-48 bytes ahead of the input in the sweep's direction), which makes the core wait
+// for the store ("4K aliasing"): measured in Node at [8,256,28,28] and such placements of the buffers,
+// 1.2-1.3x for the channels-first BatchNorm normalise, 1.6-1.75x for its backward's dx, 1.7-2.3x for the
+// LayerNorm/RMSNorm forward at 4096x768 (both sweeps run backwards there); within 3% at the others. The
+// channels-last sweeps (columns.inl) group the same way: 1.1-1.3x at [256,512] even at the default placement.
+template <typename F>
+inline size_t for_vector_quads(size_t first, size_t n, bool backwards, F&& f) {
+  const size_t end = first + (n - first) / kLanes * kLanes;
+  size_t j = backwards ? end : first;
+  if (backwards) {
+    for (; j - first >= 4 * kLanes; j -= 4 * kLanes) f(j - 4 * kLanes, SizeTag<4>{});
+    for (; j > first; j -= kLanes) f(j - kLanes, SizeTag<1>{});
+  } else {
+    for (; end - j >= 4 * kLanes; j += 4 * kLanes) f(j, SizeTag<4>{});
+    for (; j < end; j += kLanes) f(j, SizeTag<1>{});
+  }
+  return end;
+}
+
+// Calls f(j) for the vector steps j = first, first + kLanes, ... that fit in [first, n), one at a time, in
+// order or last to first, and returns where the scalar tail starts. A sweep that follows another over the same
+// data goes backwards when that one overflowed L1 by a little (sweep_backwards()), so as to start with the
+// lines it left there (measured in Node: LayerNorm/RMSNorm backward at 512x4096 1.2x, BatchNorm backward at
 // [8,256,28,28] 1.3x faster). When the data fits in L1 the order does not matter, and when it is many times
-// larger only L2 is left to gain from, where backwards measured up to 5% slower. The forward ops'
-// normalising sweep always goes backwards: measured faster at every shape (LayerNorm 512x4096 1.25x,
-// 4096x768 and 8192x1024 1.05-1.1x).
+// larger only L2 is left to gain from, where backwards measured up to 5% slower. The forward ops' normalising
+// sweep always goes backwards: measured faster at every shape (LayerNorm 512x4096 1.25x, 4096x768 and
+// 8192x1024 1.05-1.1x).
+// (Its own loop, not for_vector_quads() unrolled: the LayerNorm backward's sweep measured 10-15% slower so.)
 template <typename F>
 inline size_t for_vectors(size_t first, size_t n, bool backwards, F&& f) {
   const size_t end = first + (n - first) / kLanes * kLanes;
@@ -58,6 +86,7 @@ inline size_t for_vectors(size_t first, size_t n, bool backwards, F&& f) {
     for (size_t j = first; j < end; j += kLanes) f(j);
   return end;
 }
+
 // Whether the second sweep goes backwards, from the bytes the first one read: more than L1, at most 4x it.
 inline bool sweep_backwards(size_t bytes_of_first_sweep) {
   return bytes_of_first_sweep > (size_t(32) << 10) && bytes_of_first_sweep <= (size_t(128) << 10);
@@ -199,10 +228,6 @@ template <bool V>
 struct Flag {
   static constexpr bool value = V;
 };
-template <size_t N>
-struct SizeTag {
-  static constexpr size_t value = N;
-};
 template <bool... Chosen, typename F>
 inline void with_flags(F&& f) {
   f(Flag<Chosen>{}...);
@@ -215,26 +240,6 @@ inline void with_flags(F&& f, bool first, Rest... rest) {
     with_flags<Chosen..., false>(f, rest...);
 }
 
-// As for_vectors(), but four vectors at a time, f(j, SizeTag<4>), then single ones, f(j, SizeTag<1>). A sweep
-// that loads its group's inputs before it stores any output keeps a load from coming right after a store that
-// overlaps it modulo 4 KiB (the output 16-48 bytes ahead of the input in the sweep's direction), which makes
-// the core wait for the store ("4K aliasing"): measured in Node at [8,256,28,28] and such placements of the
-// buffers, 1.2-1.3x for the channels-first BatchNorm normalise, 1.6-1.75x for its backward's dx, 1.7-2.3x for
-// the LayerNorm/RMSNorm forward at 4096x768 (both sweeps run backwards there); within 3% at the others. The
-// channels-last sweeps (columns.inl) group the same way: 1.1-1.3x at [256,512] even at the default placement.
-template <typename F>
-inline size_t for_vector_quads(size_t first, size_t n, bool backwards, F&& f) {
-  const size_t end = first + (n - first) / kLanes * kLanes;
-  size_t j = backwards ? end : first;
-  if (backwards) {
-    for (; j - first >= 4 * kLanes; j -= 4 * kLanes) f(j - 4 * kLanes, SizeTag<4>{});
-    for (; j > first; j -= kLanes) f(j - kLanes, SizeTag<1>{});
-  } else {
-    for (; end - j >= 4 * kLanes; j += 4 * kLanes) f(j, SizeTag<4>{});
-    for (; j < end; j += kLanes) f(j, SizeTag<1>{});
-  }
-  return end;
-}
 
 // Backward kernels finish rows in blocks of kRowBlock, so that per-column data (weight and the running
 // dweight/dbias sums) is loaded and stored once per block instead of once per row: on this class of core
