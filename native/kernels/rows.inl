@@ -241,26 +241,28 @@ inline void with_flags(F&& f, bool first, Rest... rest) {
 }
 
 
-// Backward kernels finish rows in blocks of kRowBlock, so that per-column data (weight and the running
-// dweight/dbias sums) is loaded and stored once per block instead of once per row: on this class of core
-// the loads and stores cost as much as the arithmetic. A block is used when its `arrays` row-sized arrays
-// fit in half of L2, and its rows are not a multiple of 4 KiB apart: such rows (1024 or 4096 floats) map
-// to the same L1 sets, and the block's 12 streams (V8 places every large typed array at the same offset in
-// its page) then overflow the 8 ways (measured in Node: 64x1024 backward 1.9x, 64x4096 1.6x faster without
-// the block, 768-float rows 10-18% slower).
-constexpr size_t kRowBlock = 4;
-inline bool use_row_blocks(size_t cols, size_t arrays) {
-  const size_t row_bytes = cols * sizeof(float);
-  return row_bytes % 4096 != 0 && row_bytes * arrays * kRowBlock <= (size_t(512) << 10);
+// Backward kernels finish rows in blocks, so that per-column data (weight and the running dweight/dbias sums)
+// is loaded and stored once per block instead of once per row: on this class of core the loads and stores
+// cost as much as the arithmetic. A block is used when its `arrays` row-sized arrays fit in half of L2. Its
+// size is 4 rows, or 2 when rows are a multiple of 4 KiB apart (1024 or 4096 floats): such rows map to the
+// same L1 sets, and 4 rows' 12 streams (V8 places every large typed array at the same offset in its page)
+// overflow the 8 ways; 2 rows' 6 streams do not. Measured in C++ against single rows: 768-float rows
+// 1.1-1.2x faster in blocks of 4; 64x1024 1.15-1.25x, 64x4096 and 512x4096 1.05-1.13x in blocks of 2 (in
+// blocks of 4 these were 1.6-1.9x slower).
+inline size_t row_block(size_t cols, size_t arrays) {
+  const size_t row_bytes = cols * sizeof(float), rows = row_bytes % 4096 != 0 ? 4 : 2;
+  return row_bytes * arrays * rows <= (size_t(512) << 10) ? rows : 1;
 }
 
-// Calls body(first_row, SizeTag<R>{}) for each block of R rows: blocks of kRowBlock when `blocked`, then
-// single rows for what is left.
+// Calls body(first_row, SizeTag<R>{}) for each block of R = `block` rows (row_block()), then single rows
+// for what is left.
 template <typename F>
-inline void for_row_blocks(size_t rows, bool blocked, F&& body) {
+inline void for_row_blocks(size_t rows, size_t block, F&& body) {
   size_t r = 0;
-  if (blocked)
-    for (; r + kRowBlock <= rows; r += kRowBlock) body(r, SizeTag<kRowBlock>{});
+  if (block == 4)
+    for (; r + 4 <= rows; r += 4) body(r, SizeTag<4>{});
+  if (block == 2)
+    for (; r + 2 <= rows; r += 2) body(r, SizeTag<2>{});
   for (; r < rows; ++r) body(r, SizeTag<1>{});
 }
 
