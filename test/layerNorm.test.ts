@@ -10,6 +10,8 @@ const shapes: [number[], number[]][] = [
   [[7], [7]], [[3, 1], [1]], [[5, 3], [3]], [[4, 17], [17]], [[6, 100], [100]], [[9, 768], [768]],
   [[2, 3, 40], [3, 40]], [[0, 16], [16]], [[2, 2, 33], [33]], [[3, 4099], [4099]], [[6, 1000], [1000]],
   [[17, 100], [100]], [[3, 20, 5], [5]],
+  // Long rows: backward blocks of 4 (20000 floats) and of 2 (16384: rows a multiple of 4 KiB apart), then a single row.
+  [[5, 20000], [20000]], [[3, 16384], [16384]],
 ];
 
 describe('reference LayerNorm gradients match finite differences (float64)', () => {

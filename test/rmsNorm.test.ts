@@ -7,6 +7,7 @@ import { refRmsNorm, refRmsNormBackward } from './ref/rmsNorm';
 const shapes: [number[], number[]][] = [
   [[7], [7]], [[3, 1], [1]], [[5, 3], [3]], [[4, 17], [17]], [[9, 768], [768]], [[2, 3, 40], [3, 40]],
   [[0, 16], [16]], [[3, 4099], [4099]], [[6, 1000], [1000]],
+  [[5, 20000], [20000]], [[3, 16384], [16384]],  // long rows: backward blocks of 4, of 2, then a single row
 ];
 
 describe('reference RMSNorm gradients match finite differences (float64)', () => {

@@ -173,7 +173,7 @@ void layer_norm_backward(const LayerNormBackward& a) {
   }
   with_flags([&](auto has_w, auto want_dx, auto want_dw, auto want_db, auto stream_dx) {
     const float* w = a.weight;
-    for_row_blocks(a.rows, row_block(n, 3), [&](size_t r0, auto block) {
+    for_row_blocks(a.rows, row_block(n), [&](size_t r0, auto block) {
       constexpr size_t R = decltype(block)::value;
       const float *x[R], *dy[R];
       float* dx[R];

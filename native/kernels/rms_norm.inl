@@ -54,7 +54,7 @@ void rms_norm_backward(const RmsNormBackward& a) {
   ColumnRecords<2> cols(plan, a.x, {a.weight, nullptr}, n);  // weight, dweight
   with_flags([&](auto has_w, auto want_dx, auto want_dw, auto stream_dx) {
     const float* w = a.weight;
-    for_row_blocks(a.rows, row_block(n, 3), [&](size_t r0, auto block) {
+    for_row_blocks(a.rows, row_block(n), [&](size_t r0, auto block) {
       constexpr size_t R = decltype(block)::value;
       const float *x[R], *dy[R];
       float* dx[R];

@@ -243,16 +243,14 @@ inline void with_flags(F&& f, bool first, Rest... rest) {
 
 // Backward kernels finish rows in blocks, so that per-column data (weight and the running dweight/dbias sums)
 // is loaded and stored once per block instead of once per row: on this class of core the loads and stores
-// cost as much as the arithmetic. A block is used when its `arrays` row-sized arrays fit in half of L2. Its
-// size is 4 rows, or 2 when rows are a multiple of 4 KiB apart (1024 or 4096 floats): such rows map to the
-// same L1 sets, and 4 rows' 12 streams (V8 places every large typed array at the same offset in its page)
-// overflow the 8 ways; 2 rows' 6 streams do not. Measured in C++ against single rows: 768-float rows
-// 1.1-1.2x faster in blocks of 4; 64x1024 1.15-1.25x, 64x4096 and 512x4096 1.05-1.13x in blocks of 2 (in
-// blocks of 4 these were 1.6-1.9x slower).
-inline size_t row_block(size_t cols, size_t arrays) {
-  const size_t row_bytes = cols * sizeof(float), rows = row_bytes % 4096 != 0 ? 4 : 2;
-  return row_bytes * arrays * rows <= (size_t(512) << 10) ? rows : 1;
-}
+// cost as much as the arithmetic, and for long rows these per-column arrays are as large as a row and
+// overflow L2. A block is 4 rows, or 2 when rows are a multiple of 4 KiB apart (1024 or 4096 floats): such
+// rows map to the same L1 sets, and 4 rows' 12 streams (V8 places every large typed array at the same offset
+// in its page) overflow the 8 ways; 2 rows' 6 streams do not. Measured in Node against single rows:
+// 768-float rows 1.1-1.2x faster in blocks of 4; in blocks of 2, 64x1024 1.07x, 512x4096 1.15x, 8192x1024
+// 1.05-1.07x, 64x65536 1.15-1.18x (in blocks of 4 these were slower, up to 1.6-1.9x); rows of 12000-100000
+// floats, which were once left to single rows, 1.05-1.3x.
+inline size_t row_block(size_t cols) { return (cols * sizeof(float)) % 4096 != 0 ? 4 : 2; }
 
 // Calls body(first_row, SizeTag<R>{}) for each block of R = `block` rows (row_block()), then single rows
 // for what is left.
