@@ -157,6 +157,10 @@ void layer_norm_forward(const LayerNormForward& a) {
   if (plan.streaming) stream_fence();
 }
 
+// Rows at least this long take pass 1 of a backward block's rows in one sweep (layer_norm_backward(),
+// rms_norm_backward()).
+constexpr size_t kJointPass1MinCols = 4096;
+
 // With xm = x - mean, xhat = xm * rstd and g = dy * w:
 //   dx = rstd * g - (xm * k2 + k1),  k1 = rstd * mean(g),  k2 = rstd^3 * mean(g * xm)
 //   dw = sum over rows of dy * xhat,  db = sum over rows of dy.
@@ -184,25 +188,42 @@ void layer_norm_backward(const LayerNormBackward& a) {
         dx[i] = want_dx.value ? a.dx + (r0 + i) * n : nullptr;
         mean[i] = a.mean[r0 + i];
         rstd[i] = a.rstd[r0 + i];
-        if constexpr (!want_dx.value) continue;
-        const Vf vmean = set1(mean[i]);
-        Vf sum_g = zero(), sum_gxm = zero();
+      }
+      // Pass 1 for rows [i0, i0 + K) side by side, so that each weight vector is loaded once for all K; each
+      // row still adds its own columns in order, so K does not change the result.
+      auto pass1 = [&](size_t i0, auto rows_tag) {
+        constexpr size_t K = decltype(rows_tag)::value;
+        Vf vmean[K], sum_g[K], sum_gxm[K];
+        for (size_t i = 0; i < K; ++i) vmean[i] = set1(mean[i0 + i]), sum_g[i] = sum_gxm[i] = zero();
         size_t j = 0;
         for (; j + kLanes <= n; j += kLanes) {
-          Vf g = load(dy[i] + j);
-          if constexpr (has_w.value) g = mul(g, load(w + j));
-          sum_g = add(sum_g, g);
-          sum_gxm = muladd(g, sub(load(x[i] + j), vmean), sum_gxm);
+          const Vf vw = has_w.value ? load(w + j) : zero();
+          for (size_t i = 0; i < K; ++i) {
+            Vf g = load(dy[i0 + i] + j);
+            if constexpr (has_w.value) g = mul(g, vw);
+            sum_g[i] = add(sum_g[i], g);
+            sum_gxm[i] = muladd(g, sub(load(x[i0 + i] + j), vmean[i]), sum_gxm[i]);
+          }
         }
-        double sg = reduce_add(sum_g), sgxm = reduce_add(sum_gxm);
-        for (; j < n; ++j) {
-          const float g = has_w.value ? dy[i][j] * w[j] : dy[i][j];
-          sg += g;
-          sgxm += double(g) * (x[i][j] - mean[i]);
+        for (size_t i = i0; i < i0 + K; ++i) {
+          double sg = reduce_add(sum_g[i - i0]), sgxm = reduce_add(sum_gxm[i - i0]);
+          for (size_t t = j; t < n; ++t) {
+            const float g = has_w.value ? dy[i][t] * w[t] : dy[i][t];
+            sg += g;
+            sgxm += double(g) * (x[i][t] - mean[i]);
+          }
+          k1[i] = float(rstd[i] * sg / double(n));
+          const double r64 = rstd[i];
+          k2[i] = float(r64 * r64 * r64 * sgxm / double(n));
         }
-        k1[i] = float(rstd[i] * sg / double(n));
-        const double r64 = rstd[i];
-        k2[i] = float(r64 * r64 * r64 * sgxm / double(n));
+      };
+      // Together when the weight is too long to stay in L1 (measured 1.05-1.09x at 512x4096 and 64x65536),
+      // else row by row (together measured 3-5% slower at 768 and 1024 floats).
+      if constexpr (want_dx.value) {
+        if (n >= kJointPass1MinCols)
+          pass1(0, block);
+        else
+          for (size_t i = 0; i < R; ++i) pass1(i, SizeTag<1>{});
       }
 
       if (!cols.vectors) {  // rows shorter than a vector: element by element

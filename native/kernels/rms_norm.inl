@@ -64,18 +64,33 @@ void rms_norm_backward(const RmsNormBackward& a) {
         dy[i] = a.dy + (r0 + i) * n;
         dx[i] = want_dx.value ? a.dx + (r0 + i) * n : nullptr;
         rstd[i] = a.rstd[r0 + i];
-        if constexpr (!want_dx.value) continue;
-        Vf sum_gx = zero();
+      }
+      // Pass 1 for rows [i0, i0 + K) side by side (see layer_norm_backward()).
+      auto pass1 = [&](size_t i0, auto rows_tag) {
+        constexpr size_t K = decltype(rows_tag)::value;
+        Vf sum_gx[K];
+        for (size_t i = 0; i < K; ++i) sum_gx[i] = zero();
         size_t j = 0;
         for (; j + kLanes <= n; j += kLanes) {
-          Vf g = load(dy[i] + j);
-          if constexpr (has_w.value) g = mul(g, load(w + j));
-          sum_gx = muladd(g, load(x[i] + j), sum_gx);
+          const Vf vw = has_w.value ? load(w + j) : zero();
+          for (size_t i = 0; i < K; ++i) {
+            Vf g = load(dy[i0 + i] + j);
+            if constexpr (has_w.value) g = mul(g, vw);
+            sum_gx[i] = muladd(g, load(x[i0 + i] + j), sum_gx[i]);
+          }
         }
-        double sgx = reduce_add(sum_gx);
-        for (; j < n; ++j) sgx += double(has_w.value ? dy[i][j] * w[j] : dy[i][j]) * x[i][j];
-        const double r64 = rstd[i];
-        k[i] = float(r64 * r64 * r64 * sgx / double(n));
+        for (size_t i = i0; i < i0 + K; ++i) {
+          double sgx = reduce_add(sum_gx[i - i0]);
+          for (size_t t = j; t < n; ++t) sgx += double(has_w.value ? dy[i][t] * w[t] : dy[i][t]) * x[i][t];
+          const double r64 = rstd[i];
+          k[i] = float(r64 * r64 * r64 * sgx / double(n));
+        }
+      };
+      if constexpr (want_dx.value) {
+        if (n >= kJointPass1MinCols)
+          pass1(0, block);
+        else
+          for (size_t i = 0; i < R; ++i) pass1(i, SizeTag<1>{});
       }
 
       if (!cols.vectors) {  // rows shorter than a vector: element by element
