@@ -157,10 +157,6 @@ void layer_norm_forward(const LayerNormForward& a) {
   if (plan.streaming) stream_fence();
 }
 
-// Rows at least this long take pass 1 of a backward block's rows in one sweep (layer_norm_backward(),
-// rms_norm_backward()).
-constexpr size_t kJointPass1MinCols = 4096;
-
 // With xm = x - mean, xhat = xm * rstd and g = dy * w:
 //   dx = rstd * g - (xm * k2 + k1),  k1 = rstd * mean(g),  k2 = rstd^3 * mean(g * xm)
 //   dw = sum over rows of dy * xhat,  db = sum over rows of dy.

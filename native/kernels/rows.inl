@@ -252,6 +252,10 @@ inline void with_flags(F&& f, bool first, Rest... rest) {
 // floats, which were once left to single rows, 1.05-1.3x.
 inline size_t row_block(size_t cols) { return (cols * sizeof(float)) % 4096 != 0 ? 4 : 2; }
 
+// Rows at least this long take pass 1 of a backward block's rows in one sweep, so that each weight vector is
+// loaded once for the block (layer_norm_backward(), rms_norm_backward()).
+constexpr size_t kJointPass1MinCols = 4096;
+
 // Calls body(first_row, SizeTag<R>{}) for each block of R = `block` rows (row_block()), then single rows
 // for what is left.
 template <typename F>
