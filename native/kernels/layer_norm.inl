@@ -256,8 +256,14 @@ void layer_norm_backward(const LayerNormBackward& a) {
         if constexpr (want_dw.value) store(r + kLanes, dw);
         if constexpr (want_db.value) store(r + 2 * kLanes, db);
       };
-      // Backwards when pass 1 overflowed L1 by a little (see for_vectors()).
-      const bool backwards = sweep_backwards((2 * R + 1) * n * sizeof(float));
+      // Backwards when pass 1 overflowed L1 by a little (see for_vectors()), unless the dx stores would then
+      // alias the x and dy loads (unaliased_direction()).
+      bool backwards = sweep_backwards((2 * R + 1) * n * sizeof(float));
+      if constexpr (want_dx.value) {
+        const float* in[2 * R];
+        for (size_t i = 0; i < R; ++i) in[i] = x[i], in[R + i] = dy[i];
+        backwards = unaliased_direction(backwards, dx, in);
+      }
       cols.template sweep<R, want_dx.value, stream_dx.value>(dx, next_x, next_dy, backwards, step);
     });
   }, a.weight != nullptr, a.dx != nullptr, a.dweight != nullptr, a.dbias != nullptr, plan.streaming);

@@ -92,6 +92,24 @@ inline bool sweep_backwards(size_t bytes_of_first_sweep) {
   return bytes_of_first_sweep > (size_t(32) << 10) && bytes_of_first_sweep <= (size_t(128) << 10);
 }
 
+// The direction of a sweep that stores the rows `out` while it loads the rows `in` at the same columns: the
+// preferred one, unless there a store is followed, within a few steps, by a load of an address up to
+// kAliasBytes past it modulo 4 KiB (4K aliasing, see for_vector_quads()) and the other direction has no
+// such pair. Measured in C++ on the LayerNorm backward at 512x4096, over 40 random placements: dx 16-112
+// bytes below x or dy modulo 4 KiB ran at 800-1000 us against 640-720 us for the others.
+constexpr uintptr_t kAliasBytes = 192;
+template <size_t Out, size_t In>
+inline bool unaliased_direction(bool backwards, float* const (&out)[Out], const float* const (&in)[In]) {
+  bool ahead = false, behind = false;  // a store just below a load (bad forwards) / just above (backwards)
+  for (size_t o = 0; o < Out; ++o)
+    for (size_t i = 0; i < In; ++i) {
+      const uintptr_t d = (reinterpret_cast<uintptr_t>(out[o]) - reinterpret_cast<uintptr_t>(in[i])) & 4095;
+      ahead |= d > 0 && d < kAliasBytes;
+      behind |= d > 4096 - kAliasBytes;
+    }
+  return backwards ? !(behind && !ahead) : ahead && !behind;
+}
+
 // Float accumulators are added into double after at most this many vector steps each, so that float
 // rounding never piles up over long runs (a 65536-float row, a BatchNorm channel, any run on the one-lane
 // scalar ISA).
