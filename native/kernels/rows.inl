@@ -33,6 +33,15 @@ inline Moments moments_f64(const float* x, size_t n) {
 // is never idle between rows. One call per vector step covers a row line by line.
 inline void prefetch_next(const float* p) { __builtin_prefetch(p, 0, 2); }  // 2: into L2, not L1
 
+// A sweep's vector steps prefetch the next run a line each, but steps that start past the run's first element
+// (where the output is aligned) and stop short of its last leave the lines at its two ends to a demand miss
+// from memory when the run is read: this takes them too. Measured in C++ on the LayerNorm backward at
+// 4096x768 with JS-like placements (everything 16 bytes past a line): 1.19-1.23x faster.
+inline void prefetch_ends(const float* p, size_t n) {
+  prefetch_next(p);
+  prefetch_next(p + n - 1);
+}
+
 // When the next row is prefetched: a row is normally fetched during the current row's last sweep, but a row
 // larger than L1 takes longer to fetch than that sweep lasts, so then it is fetched during the statistics
 // sweep instead (measured: 64x65536 ~12% faster; 768- to 4096-float rows slower that way).
@@ -369,6 +378,10 @@ struct ColumnRecords {
         for (size_t i = 0; i < R; ++i)
           for (size_t c = from; c < to; ++c) dx[i][c] = ends[i][c - j];
     };
+    for (size_t i = 0; i < R; ++i) {
+      prefetch_ends(next_x + i * n, n);
+      prefetch_ends(next_dy + i * n, n);
+    }
     if (first > 0) end_step(0, head(), 0, first);
     if (tail < n) end_step(n - kLanes, tail_record(), tail, n);
     for_vectors(first, tail, backwards, [&](size_t j) {
