@@ -254,15 +254,16 @@ for (const t of targets()) {
       }
     });
 
-    // Past 16 MiB the forward streams its stores and the backward goes group by group (sample by sample
-    // channels-last) instead of in two passes over the tensor.
-    it('large tensors (streaming stores, the one-pass backward) agree with the reference', () => {
+    // Past 16 MiB of data the forward streams its stores, and so does the backward its dx; the backward goes
+    // in two passes over the tensor while x and dy stay under 16 MiB (2x64x119x121), else group by group
+    // (sample by sample channels-last). Runs are not 64-byte aligned.
+    it.each([[3, 64, 130, 170], [2, 64, 119, 121]])('large tensors (streaming stores; one- and two-pass backward) agree with the reference: %ix%ix%ix%i', (N, C, H, W) => {
       t.use();
-      const r = rng(18), N = 3, C = 64, S = 130 * 170, G = 16; // > 16 MiB of output, runs not 64-byte aligned
+      const r = rng(18), S = H * W, G = 16;
       const w = r.normals(C), b = r.normals(C);
       for (const layout of layouts) {
         const x = r.normals(N * C * S, 1, 2), dy = r.normals(N * C * S);
-        const shape = shapeIn([N, C, 130, 170], layout);
+        const shape = shapeIn([N, C, H, W], layout);
         const got = nk.groupNorm(x, shape, G, { weight: w, bias: b, layout });
         const ref = refGroupNorm(x, N, C, S, G, w, b, 1e-5, layout === 'NHWC');
         expect(relError(got.output, ref.y), layout).toBeLessThan(1e-5);
