@@ -105,7 +105,11 @@ void layer_norm_forward_pairs(const LayerNormForward& a, const StreamPlan& plan)
 void layer_norm_forward(const LayerNormForward& a) {
   const size_t n = a.cols;
   const StreamPlan plan = streaming_plan(a.y, a.rows, n, 2);
-  if (a.rows >= kPairMinRows && use_row_pairs(n)) return layer_norm_forward_pairs(a, plan);
+  // Row pairs need every row aligned alike when they stream (their records start where the output is aligned);
+  // a streamed output whose rows are not goes row by row, each row peeling its own head.
+  const bool streamed = stream_any_rows(a.y, a.rows, n, 2);
+  if (a.rows >= kPairMinRows && use_row_pairs(n) && plan.streaming == streamed)
+    return layer_norm_forward_pairs(a, plan);
   with_flags([&](auto has_w, auto has_b, auto stream_y) {
     for (size_t r = 0; r < a.rows; ++r) {
       const float* x = a.x + r * n;
@@ -129,7 +133,7 @@ void layer_norm_forward(const LayerNormForward& a) {
       const Vf vhi = set1(mean.hi), vrstd = set1(rstd), vlo_rstd = set1(lo_rstd);
       size_t head = 0;
       if constexpr (stream_y.value)
-        for (; head < plan.peel; ++head) one(head);
+        for (const size_t peel = row_peel(y, n); head < peel; ++head) one(head);
       const size_t tail = for_vector_quads(head, n, true, [&](size_t jq, auto count) {
         Vf xv[count.value];  // all loads of x before any store (see for_vector_quads())
         for (size_t q = 0; q < count.value; ++q) {
@@ -153,8 +157,8 @@ void layer_norm_forward(const LayerNormForward& a) {
       });
       for (size_t j = tail; j < n; ++j) one(j);
     }
-  }, a.weight != nullptr, a.bias != nullptr, plan.streaming);
-  if (plan.streaming) stream_fence();
+  }, a.weight != nullptr, a.bias != nullptr, streamed);
+  if (streamed) stream_fence();
 }
 
 // With xm = x - mean, xhat = xm * rstd and g = dy * w:

@@ -3,7 +3,7 @@
 
 void rms_norm_forward(const RmsNormForward& a) {
   const size_t n = a.cols;
-  const StreamPlan plan = streaming_plan(a.y, a.rows, n, 2);
+  const bool streamed = stream_any_rows(a.y, a.rows, n, 2);  // each row peels its own head (row_peel())
   with_flags([&](auto has_w, auto stream_y) {
     for (size_t r = 0; r < a.rows; ++r) {
       const float* x = a.x + r * n;
@@ -21,7 +21,7 @@ void rms_norm_forward(const RmsNormForward& a) {
       const Vf vrstd = set1(rstd);
       size_t head = 0;
       if constexpr (stream_y.value)
-        for (; head < plan.peel; ++head) one(head);
+        for (const size_t peel = row_peel(y, n); head < peel; ++head) one(head);
       const size_t tail = for_vector_quads(head, n, true, [&](size_t j, auto count) {
         Vf v[count.value];  // all loads before any store (see for_vector_quads())
         for (size_t q = 0; q < count.value; ++q) {
@@ -39,8 +39,8 @@ void rms_norm_forward(const RmsNormForward& a) {
       });
       for (size_t j = tail; j < n; ++j) one(j);
     }
-  }, a.weight != nullptr, plan.streaming);
-  if (plan.streaming) stream_fence();
+  }, a.weight != nullptr, streamed);
+  if (streamed) stream_fence();
 }
 
 // With g = dy * w:  dx = rstd * g - x * k,  k = rstd^3 * mean(g * x);  dw = sum over rows of dy * x * rstd.
