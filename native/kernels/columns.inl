@@ -253,13 +253,15 @@ inline void flat_partial(size_t f0, size_t count, size_t C, const float* const (
   for (size_t l = 0; l < count; ++l) out[f0 + l] = t[0][l];
 }
 
+// Up to this much x, affine_rows() takes two rows per column step (see there).
+constexpr size_t kPairedRowsMaxBytes = size_t(2) << 20;
+
 // Channels-last rows: y[r, j] = (x[r, j] - hi[j]) * a[j] + b[j] for the columns [j0, j0 + w).
 // (Going over the rows last to first, to start with the rows the statistics pass left in cache, measured
 // slower: the hardware prefetcher follows ascending streams better.)
 // The flat run serves streamed outputs, and outputs of an x that is in L2 (kXInL2: GroupNorm's samples, just
 // read by their statistics), where the stores set the pace: 1.05-1.25x faster there, measured in Node at
 // [8,28,28,256]. When x comes from L3 (BatchNorm) or the call is short, row by row measured as fast or faster.
-constexpr size_t kPairedRowsMaxBytes = size_t(2) << 20;
 template <bool Stream, bool kXInL2 = false>
 inline void affine_rows(const float* x, float* y, size_t rows, size_t C, size_t j0, size_t w, const float* hi,
                         const float* a, const float* b) {

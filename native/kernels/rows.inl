@@ -318,7 +318,8 @@ inline bool stream_aligned(const float* p) { return reinterpret_cast<uintptr_t>(
 // are not a multiple of it (1000 floats) stream too: without streaming stores, LayerNorm forward at 8192x1000
 // took 5.8 ms against 1.7 ms at 8192x1024.
 inline bool stream_any_rows(const float* y, size_t rows, size_t n, size_t arrays) {
-  return use_streaming_stores(arrays * rows * n * sizeof(float)) && reinterpret_cast<uintptr_t>(y) % sizeof(float) == 0;
+  return use_streaming_stores(arrays * rows * n * sizeof(float)) &&
+         reinterpret_cast<uintptr_t>(y) % sizeof(float) == 0;
 }
 // How many leading elements of this output row to store one by one before it is aligned for streaming stores.
 inline size_t row_peel(const float* row, size_t n) {
