@@ -302,12 +302,18 @@ for (const t of targets()) {
       }
     });
 
-    it('large tensors (streaming-store path) agree with the reference', () => {
+    // Channels-first inference streams runs of at least 1 KiB only: 7x7 maps (196-byte runs) at 4x10752 go
+    // with plain stores, past the streaming threshold too.
+    it.each([[2, 16, 140000], [4, 10752, 49]])('large tensors (streaming-store path) agree with the reference: %ix%ix%i', (N, C, S) => {
       t.use();
-      const r = rng(10), N = 2, C = 16, S = 140000; // 17.9 MB of output
+      const r = rng(10); // 17.9 and 16.9 MB of output
       for (const layout of layouts) {
         const shape = layout === 'NCHW' ? [N, C, S] : [N, S, C];
         const x = r.normals(N * C * S, 1, 2), w = r.normals(C), dy = r.normals(N * C * S);
+        const runningMean = r.normals(C, 1, 0.5), runningVar = r.normals(C, 4, 1).map(Math.abs);
+        const inf = nk.batchNorm(x, shape, { weight: w, runningMean, runningVar, training: false, layout });
+        const refInf = refBatchNorm(x, N, C, S, layout, { w, training: false, eps: 1e-5, runningMean, runningVar });
+        expect(relError(inf.output, refInf.y)).toBeLessThan(1e-5);
         const got = nk.batchNorm(x, shape, { weight: w, training: true, layout });
         const ref = refBatchNorm(x, N, C, S, layout, { w, training: true, eps: 1e-5 });
         expect(relError(got.output, ref.y)).toBeLessThan(1e-5);

@@ -71,11 +71,18 @@ inline bool stream_output(const BatchNormShape& sh, const float* y, size_t array
   return use_streaming_stores(arrays * sh.n * sh.c * sh.s * sizeof(float));
 }
 
+// Channels-first runs shorter than this are not streamed by the one-pass sweep below: sample by sample, the
+// runs are contiguous, and the partial lines at their ends, stored plainly between streamed ones, made the
+// inference 2.1-2.4x slower at [128,512,7,7] and [256,256,7,7] (196-byte runs) than plain stores; at 14x14
+// (784 bytes) the two were level, from 21x21 (1764 bytes) streaming wins.
+constexpr size_t kMinStreamedRunBytes = 1024;
+
 // y = (x - mean[ch]) * invstd[ch] * w + b everywhere, with coef(ch) giving each channel's Affine.
 template <typename Coef>
 inline void apply_affine(const BatchNormShape& sh, const float* x, float* y, Coef coef) {
   Affine f[kChunk];
-  const bool streaming = stream_output(sh, y, 2);
+  const bool streaming =
+      stream_output(sh, y, 2) && (sh.channels_last || sh.s * sizeof(float) >= kMinStreamedRunBytes);
   with_flags([&](auto stream_y) {
     constexpr bool S = stream_y.value;
     for (size_t j0 = 0; j0 < sh.c; j0 += kChunk) {
