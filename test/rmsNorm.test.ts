@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { atOffset, maxAbs, nk, numericGrad, relError, rng, targets } from './helpers';
+import { atOffset, maxAbs, nk, numericGrad, relError, rng, sameBits, targets } from './helpers';
 import { refRmsNorm, refRmsNormBackward } from './ref/rmsNorm';
 
 // The same kinds of shape as layerNorm.test.ts (row blocks swept forwards and backwards, single rows).
@@ -118,7 +118,8 @@ for (const t of targets()) {
       }
     });
 
-    it.each([[2100, 1024], [525, 4096], [2200, 1000]])('large tensors (the streaming-store path, with a misaligned output) agree with the reference: %ix%i', (rows, cols) => {
+    // 1000-, 1004- and 1001-float rows: 2, 4 and 16 phases of alignment on AVX-512 (see layerNorm.test.ts).
+    it.each([[2100, 1024], [525, 4096], [2200, 1000], [1403, 1004], [1500, 1001]])('large tensors (the streaming-store path, with a misaligned output) agree with the reference: %ix%i', (rows, cols) => {
       t.use();
       const r = rng(16);
       const x = r.normals(rows * cols, 1, 2), w = r.normals(cols), dy = r.normals(rows * cols);
@@ -130,6 +131,20 @@ for (const t of targets()) {
       const refg = refRmsNormBackward(dy, x, rows, cols, w, 1e-6);
       expect(relError(g.gradInput!, refg.dx, maxAbs(dy) * maxAbs(w) * maxAbs(got.rstd))).toBeLessThan(1e-4);
       expect(relError(g.gradWeight!, refg.dw)).toBeLessThan(1e-4);
+    });
+
+    it('the streamed backward of rows not all aligned alike gives the same bits wherever gradInput sits', () => {
+      t.use();
+      const r = rng(22), rows = 1403, cols = 1004;
+      const x = r.normals(rows * cols, 1, 2), w = r.normals(cols), dy = r.normals(rows * cols);
+      const { rstd } = nk.rmsNorm(x, [rows, cols], [cols]);
+      const base = nk.rmsNormBackward(dy, x, [rows, cols], cols, { rstd, weight: w });
+      for (const off of [1, 2, 3, 8, 13]) {
+        const gradInput = new Float32Array(rows * cols + off).subarray(off);
+        const g = nk.rmsNormBackward(dy, x, [rows, cols], cols, { rstd, weight: w, out: { gradInput } });
+        expect(sameBits(g.gradInput!, base.gradInput!), `offset ${off}`).toBe(true);
+        expect(g.gradWeight, `offset ${off}`).toEqual(base.gradWeight);
+      }
     });
   });
 }

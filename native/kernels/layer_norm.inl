@@ -169,25 +169,24 @@ void layer_norm_forward(const LayerNormForward& a) {
 // stored once per block. Without dx, pass 1 is skipped.
 void layer_norm_backward(const LayerNormBackward& a) {
   const size_t n = a.cols;
-  const StreamPlan plan = a.dx ? streaming_plan(a.dx, a.rows, n, 3) : StreamPlan{false, 0};
-  ColumnRecords<3> cols(plan, a.x, {a.weight, nullptr, nullptr}, n);  // weight, dweight, dbias
+  PhasedRecords<3> recs(a.dx, a.x, a.rows, {a.weight, nullptr, nullptr}, n);  // weight, dweight, dbias
   for (size_t j = 0; j < n; ++j) {
     if (a.dweight) a.dweight[j] = 0.0f;
     if (a.dbias) a.dbias[j] = 0.0f;
   }
   with_flags([&](auto has_w, auto want_dx, auto want_dw, auto want_db, auto stream_dx) {
     const float* w = a.weight;
-    for_row_blocks(a.rows, row_block(n), [&](size_t r0, auto block) {
+    for_row_blocks(a.rows, row_block(n), recs.phases, [&](const RowBlock& blk, auto block) {
       constexpr size_t R = decltype(block)::value;
       const float *x[R], *dy[R];
       float* dx[R];
       float mean[R], rstd[R], k1[R] = {}, k2[R] = {};
       for (size_t i = 0; i < R; ++i) {
-        x[i] = a.x + (r0 + i) * n;
-        dy[i] = a.dy + (r0 + i) * n;
-        dx[i] = want_dx.value ? a.dx + (r0 + i) * n : nullptr;
-        mean[i] = a.mean[r0 + i];
-        rstd[i] = a.rstd[r0 + i];
+        x[i] = a.x + (blk.first + i * blk.step) * n;
+        dy[i] = a.dy + (blk.first + i * blk.step) * n;
+        dx[i] = want_dx.value ? a.dx + (blk.first + i * blk.step) * n : nullptr;
+        mean[i] = a.mean[blk.first + i * blk.step];
+        rstd[i] = a.rstd[blk.first + i * blk.step];
       }
       // Pass 1 for rows [i0, i0 + K) side by side, so that each weight vector is loaded once for all K; each
       // row still adds its own columns in order, so K does not change the result.
@@ -226,7 +225,7 @@ void layer_norm_backward(const LayerNormBackward& a) {
           for (size_t i = 0; i < R; ++i) pass1(i, SizeTag<1>{});
       }
 
-      if (!cols.vectors) {  // rows shorter than a vector: element by element
+      if (!recs.vectors) {  // rows shorter than a vector: element by element
         for (size_t j = 0; j < n; ++j)
           for (size_t i = 0; i < R; ++i) {
             const float xm = x[i][j] - mean[i], d_rstd = dy[i][j] * rstd[i];
@@ -236,9 +235,9 @@ void layer_norm_backward(const LayerNormBackward& a) {
           }
         return;
       }
-      const bool last = r0 + R >= a.rows;
-      const float* next_x = last ? a.x : a.x + (r0 + R) * n;
-      const float* next_dy = last ? a.dy : a.dy + (r0 + R) * n;
+      const bool last = blk.next >= a.rows;
+      const float* next_x = last ? a.x : a.x + blk.next * n;
+      const float* next_dy = last ? a.dy : a.dy + blk.next * n;
       Vf vmean[R], vrstd[R], vk1[R], vk2[R];
       for (size_t i = 0; i < R; ++i)
         vmean[i] = set1(mean[i]), vrstd[i] = set1(rstd[i]), vk1[i] = set1(k1[i]), vk2[i] = set1(k2[i]);
@@ -268,11 +267,12 @@ void layer_norm_backward(const LayerNormBackward& a) {
         for (size_t i = 0; i < R; ++i) in[i] = x[i], in[R + i] = dy[i];
         backwards = unaliased_direction(backwards, dx, in);
       }
-      cols.template sweep<R, want_dx.value, stream_dx.value>(dx, next_x, next_dy, backwards, step);
+      recs.phase(blk.phase).template sweep<R, want_dx.value, stream_dx.value>(dx, next_x, next_dy, blk.next_step * n,
+                                                                             backwards, step);
     });
-  }, a.weight != nullptr, a.dx != nullptr, a.dweight != nullptr, a.dbias != nullptr, plan.streaming);
-  if (plan.streaming) stream_fence();
-  if (!cols.vectors) return;
-  if (a.dweight) cols.sums_to(1, a.dweight);
-  if (a.dbias) cols.sums_to(2, a.dbias);
+  }, a.weight != nullptr, a.dx != nullptr, a.dweight != nullptr, a.dbias != nullptr, recs.streaming);
+  if (recs.streaming) stream_fence();
+  if (!recs.vectors) return;
+  if (a.dweight) recs.sums_to(1, a.dweight);
+  if (a.dbias) recs.sums_to(2, a.dbias);
 }

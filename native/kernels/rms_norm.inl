@@ -50,20 +50,19 @@ void rms_norm_backward(const RmsNormBackward& a) {
   const size_t n = a.cols;
   if (a.dweight)
     for (size_t j = 0; j < n; ++j) a.dweight[j] = 0.0f;
-  const StreamPlan plan = a.dx ? streaming_plan(a.dx, a.rows, n, 3) : StreamPlan{false, 0};
-  ColumnRecords<2> cols(plan, a.x, {a.weight, nullptr}, n);  // weight, dweight
+  PhasedRecords<2> recs(a.dx, a.x, a.rows, {a.weight, nullptr}, n);  // weight, dweight
   with_flags([&](auto has_w, auto want_dx, auto want_dw, auto stream_dx) {
     const float* w = a.weight;
-    for_row_blocks(a.rows, row_block(n), [&](size_t r0, auto block) {
+    for_row_blocks(a.rows, row_block(n), recs.phases, [&](const RowBlock& blk, auto block) {
       constexpr size_t R = decltype(block)::value;
       const float *x[R], *dy[R];
       float* dx[R];
       float rstd[R], k[R] = {};
       for (size_t i = 0; i < R; ++i) {
-        x[i] = a.x + (r0 + i) * n;
-        dy[i] = a.dy + (r0 + i) * n;
-        dx[i] = want_dx.value ? a.dx + (r0 + i) * n : nullptr;
-        rstd[i] = a.rstd[r0 + i];
+        x[i] = a.x + (blk.first + i * blk.step) * n;
+        dy[i] = a.dy + (blk.first + i * blk.step) * n;
+        dx[i] = want_dx.value ? a.dx + (blk.first + i * blk.step) * n : nullptr;
+        rstd[i] = a.rstd[blk.first + i * blk.step];
       }
       // Pass 1 for rows [i0, i0 + K) side by side (see layer_norm_backward()).
       auto pass1 = [&](size_t i0, auto rows_tag) {
@@ -93,7 +92,7 @@ void rms_norm_backward(const RmsNormBackward& a) {
           for (size_t i = 0; i < R; ++i) pass1(i, SizeTag<1>{});
       }
 
-      if (!cols.vectors) {  // rows shorter than a vector: element by element
+      if (!recs.vectors) {  // rows shorter than a vector: element by element
         for (size_t j = 0; j < n; ++j)
           for (size_t i = 0; i < R; ++i) {
             const float d_rstd = dy[i][j] * rstd[i];
@@ -102,9 +101,9 @@ void rms_norm_backward(const RmsNormBackward& a) {
           }
         return;
       }
-      const bool last = r0 + R >= a.rows;
-      const float* next_x = last ? a.x : a.x + (r0 + R) * n;
-      const float* next_dy = last ? a.dy : a.dy + (r0 + R) * n;
+      const bool last = blk.next >= a.rows;
+      const float* next_x = last ? a.x : a.x + blk.next * n;
+      const float* next_dy = last ? a.dy : a.dy + blk.next * n;
       Vf vrstd[R], vk[R];
       for (size_t i = 0; i < R; ++i) vrstd[i] = set1(rstd[i]), vk[i] = set1(k[i]);
       // The step at column j: the block's dx there, handed to out(i, v), and its dweight sums added into
@@ -129,9 +128,10 @@ void rms_norm_backward(const RmsNormBackward& a) {
         for (size_t i = 0; i < R; ++i) in[i] = x[i], in[R + i] = dy[i];
         backwards = unaliased_direction(backwards, dx, in);
       }
-      cols.template sweep<R, want_dx.value, stream_dx.value>(dx, next_x, next_dy, backwards, step);
+      recs.phase(blk.phase).template sweep<R, want_dx.value, stream_dx.value>(dx, next_x, next_dy, blk.next_step * n,
+                                                                             backwards, step);
     });
-  }, a.weight != nullptr, a.dx != nullptr, a.dweight != nullptr, plan.streaming);
-  if (plan.streaming) stream_fence();
-  if (cols.vectors && a.dweight) cols.sums_to(1, a.dweight);
+  }, a.weight != nullptr, a.dx != nullptr, a.dweight != nullptr, recs.streaming);
+  if (recs.streaming) stream_fence();
+  if (recs.vectors && a.dweight) recs.sums_to(1, a.dweight);
 }

@@ -283,16 +283,32 @@ inline size_t row_block(size_t cols) { return (cols * sizeof(float)) % 4096 != 0
 // loaded once for the block (layer_norm_backward(), rms_norm_backward()).
 constexpr size_t kJointPass1MinCols = 4096;
 
-// Calls body(first_row, SizeTag<R>{}) for each block of R = `block` rows (row_block()), then single rows
-// for what is left.
+// A block of a backward's rows: rows first, first + step, ..., all of one phase of dx's alignment (see
+// PhasedRecords; step is the number of phases, 1 unless dx is streamed and its rows are not all aligned
+// alike). The block after it starts at row `next` (the row count when there is none), its rows next_step
+// apart: the sweep prefetches them.
+struct RowBlock {
+  size_t first, step, phase, next, next_step;
+};
+
+// Calls body(RowBlock, SizeTag<R>{}) for blocks of R = `block` rows (row_block()), then for single rows for
+// what is left. With P phases, each span of R * P rows goes as P blocks: rows g, g + P, ... for g = 0..P-1.
 template <typename F>
-inline void for_row_blocks(size_t rows, size_t block, F&& body) {
+inline void for_row_blocks(size_t rows, size_t block, size_t phases, F&& body) {
   size_t r = 0;
-  if (block == 4)
-    for (; r + 4 <= rows; r += 4) body(r, SizeTag<4>{});
-  if (block == 2)
-    for (; r + 2 <= rows; r += 2) body(r, SizeTag<2>{});
-  for (; r < rows; ++r) body(r, SizeTag<1>{});
+  auto spans = [&](auto tag) {
+    const size_t span = decltype(tag)::value * phases;
+    for (; r + span <= rows; r += span)
+      for (size_t g = 0; g < phases; ++g) {
+        const bool same_span = g + 1 < phases;
+        const size_t next = same_span ? r + g + 1 : r + span;
+        const size_t next_step = same_span || next + span <= rows ? phases : 1;
+        body(RowBlock{r + g, phases, g, next < rows ? next : rows, next_step}, tag);
+      }
+  };
+  if (block == 4) spans(SizeTag<4>{});
+  if (block == 2) spans(SizeTag<2>{});
+  for (; r < rows; ++r) body(RowBlock{r, 1, r % phases, r + 1, 1}, SizeTag<1>{});
 }
 
 // How many leading elements of each output row to store one by one so that the rest of the row is aligned
@@ -384,7 +400,8 @@ struct ColumnRecords {
   // order their first pass will read them. The end vectors go first, so that no plain store follows the
   // streamed ones into a line.
   template <size_t R, bool kWantDx, bool kStream, typename Step>
-  void sweep(float* const (&dx)[R], const float* next_x, const float* next_dy, bool backwards, Step&& step) {
+  void sweep(float* const (&dx)[R], const float* next_x, const float* next_dy, size_t next_stride, bool backwards,
+             Step&& step) {
     alignas(64) float ends[R][kLanes];
     auto end_step = [&](size_t j, float* r, size_t from, size_t to) {
       step(j, r, [&](size_t i, Vf v) { store(ends[i], v); });
@@ -393,16 +410,16 @@ struct ColumnRecords {
           for (size_t c = from; c < to; ++c) dx[i][c] = ends[i][c - j];
     };
     for (size_t i = 0; i < R; ++i) {
-      prefetch_ends(next_x + i * n, n);
-      prefetch_ends(next_dy + i * n, n);
+      prefetch_ends(next_x + i * next_stride, n);
+      prefetch_ends(next_dy + i * next_stride, n);
     }
     if (first > 0) end_step(0, head(), 0, first);
     if (tail < n) end_step(n - kLanes, tail_record(), tail, n);
     for_vectors(first, tail, backwards, [&](size_t j) {
       const size_t pj = backwards ? first + tail - kLanes - j : j;
       for (size_t i = 0; i < R; ++i) {
-        prefetch_next(next_x + i * n + pj);
-        prefetch_next(next_dy + i * n + pj);
+        prefetch_next(next_x + i * next_stride + pj);
+        prefetch_next(next_dy + i * next_stride + pj);
       }
       step(j, at(j), [&](size_t i, Vf v) {
         if constexpr (kStream)
@@ -413,11 +430,17 @@ struct ColumnRecords {
     });
   }
 
-  // Slot `slot`'s sums into dst[0, n).
+  // Slot `slot`'s sums into dst[0, n), or added to it (kAdd).
+  template <bool kAdd = false>
   void sums_to(size_t slot, float* dst) {
-    for (size_t k = 0; k < steps; ++k) store(dst + first + k * kLanes, load(rec + k * kRecord + slot * kLanes));
-    for (size_t c = 0; c < first; ++c) dst[c] = head()[slot * kLanes + c];
-    for (size_t c = tail; c < n; ++c) dst[c] = tail_record()[slot * kLanes + c - (n - kLanes)];
+    auto put = [&](float& d, float v) { d = kAdd ? d + v : v; };
+    for (size_t k = 0; k < steps; ++k) {
+      const Vf v = load(rec + k * kRecord + slot * kLanes);
+      float* d = dst + first + k * kLanes;
+      store(d, kAdd ? add(load(d), v) : v);
+    }
+    for (size_t c = 0; c < first; ++c) put(dst[c], head()[slot * kLanes + c]);
+    for (size_t c = tail; c < n; ++c) put(dst[c], tail_record()[slot * kLanes + c - (n - kLanes)]);
   }
 
   static constexpr size_t kLocal = 3 * 1024;  // floats
@@ -432,6 +455,66 @@ struct ColumnRecords {
   static void init(float* r, const float* const (&arrays)[Slots], size_t j) {
     for (size_t k = 0; k < Slots; ++k) store(r + k * kLanes, arrays[k] ? load(arrays[k] + j) : set1(k ? 0.0f : 1.0f));
   }
+};
+
+// Output rows whose bytes are not a multiple of the streaming alignment do not all start alike: the
+// alignment comes back every stream_phases(n) rows (1000 floats on AVX-512: every other row is 32 bytes
+// off, 2 phases; 1004 floats, 4; an odd number, 16 = kMaxPhases).
+constexpr size_t kMaxPhases = kStreamAlign / sizeof(float);
+inline size_t stream_phases(size_t n) {
+  size_t p = 1;
+  while (p * n * sizeof(float) % kStreamAlign != 0) p *= 2;
+  return p;
+}
+
+// A backward's column records (ColumnRecords), one set per phase of dx's rows when dx is streamed: row r
+// sweeps with phase(r % phases), whose aligned steps start where that row of dx is aligned, and
+// for_row_blocks() gives each block rows of one phase. Before, rows that were not all aligned alike were not
+// streamed: in Node, LayerNorm/RMSNorm backward at 8192x1000, 8192x1001, 4096x2001 and 16384x500 ran
+// 1.27-1.35x slower than with this. The sums are added phase by phase in sums_to(), in the same order
+// wherever the buffers sit. Phases past the first are allocated (they exist only for outputs of many MiB),
+// and only while all phases' records fit in kMaxPhaseRecordBytes: past it (LayerNorm rows of an odd number
+// of floats, more than 21845 of them) dx is stored plainly.
+constexpr size_t kMaxPhaseRecordBytes = size_t(4) << 20;
+template <size_t Slots>
+struct PhasedRecords {
+  PhasedRecords(float* dx, const float* x, size_t rows, const float* const (&arrays)[Slots], size_t n)
+      : streaming(dx && stream_any_rows(dx, rows, n, 3) &&
+                  (stream_phases(n) == 1 || stream_phases(n) * Slots * n * sizeof(float) <= kMaxPhaseRecordBytes)),
+        phases(streaming ? stream_phases(n) : 1), first(plan(dx, 0, n), x, arrays, n), vectors(first.vectors) {
+    for (size_t g = 1; g < phases && g < rows; ++g) more[g - 1].p = new ColumnRecords<Slots>(plan(dx, g, n), x, arrays, n);
+  }
+  PhasedRecords(const PhasedRecords&) = delete;
+  PhasedRecords& operator=(const PhasedRecords&) = delete;
+
+  ColumnRecords<Slots>& phase(size_t g) { return g ? *more[g - 1].p : first; }
+
+  // Slot `slot`'s sums over all phases into dst[0, n).
+  void sums_to(size_t slot, float* dst) {
+    first.sums_to(slot, dst);
+    for (size_t g = 1; g < phases; ++g)
+      if (more[g - 1].p) more[g - 1].p->template sums_to<true>(slot, dst);
+  }
+
+  const bool streaming;
+  const size_t phases;
+
+ private:
+  // Phase g's plan: streamed from where row g of dx is aligned (computed on the address: row g may be past
+  // the end when there are fewer rows than phases), or not streamed.
+  StreamPlan plan(const float* dx, size_t g, size_t n) const {
+    if (!streaming) return {false, 0};
+    return {true, row_peel(reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(dx) + g * n * sizeof(float)), n)};
+  }
+  struct Owned {  // deleted with PhasedRecords, or when a later allocation in its constructor throws
+    ColumnRecords<Slots>* p = nullptr;
+    ~Owned() { delete p; }
+  };
+  ColumnRecords<Slots> first;
+  Owned more[kMaxPhases];  // phases 1, 2, ... (one spare: kMaxPhases is 1 on the scalar ISA)
+
+ public:
+  const bool vectors;  // rows of at least one vector (else the caller goes element by element)
 };
 
 // The normalise step of the channel-wise ops (GroupNorm, BatchNorm): out = (x - hi) * a + b over a run of
