@@ -4,6 +4,7 @@
 // Messages name the function, the argument and what was expected, e.g.
 //   normkit.layerNorm: 'weight' must be a Float32Array of length 768 (the normalized size), got length 512
 
+import { dataOutput as newDataOutput } from './alloc';
 import { nativeChecksArguments } from './backend';
 
 export type Shape = readonly number[];
@@ -44,6 +45,15 @@ export function float32(fn: string, name: string, value: unknown, length: number
 export function optionalFloat32(fn: string, name: string, value: unknown, length: number, what: string): Float32Array | null {
   if (value === null || value === undefined) return null;
   return float32(fn, name, value, length, what);
+}
+
+/**
+ * The caller's buffer for an output as long as the input (output, gradInput) if given (checked), else a new
+ * one, not zero-filled when large (see alloc.ts): only for outputs that every backend writes in full.
+ */
+export function dataOutput(fn: string, name: string, given: unknown, length: number, what: string): Float32Array {
+  if (given === undefined || given === null) return newDataOutput(length);
+  return float32(fn, name, given, length, what);
 }
 
 /** The caller's output buffer if given (checked), else a new zeroed one. */

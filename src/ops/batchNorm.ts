@@ -161,7 +161,7 @@ function prepareForward(fn: string, input: Float32Array, inputShape: Shape, opti
   if (training && count === 1) tooFewValues(fn, inputShape);
   const out = v.options<NonNullable<BatchNormOptions['out']>>(fn, o.out);
   const result: BatchNormResult = {
-    output: v.output(fn, 'out.output', out.output, x.length, 'the input length'),
+    output: v.dataOutput(fn, 'out.output', out.output, x.length, 'the input length'),
     saveMean: v.output64(fn, 'out.saveMean', out.saveMean, c, perChannel),
     saveInvstd: v.output(fn, 'out.saveInvstd', out.saveInvstd, c, perChannel),
   };
@@ -210,7 +210,7 @@ function prepareBackward(fn: string, gradOutput: Float32Array, input: Float32Arr
   const [wantInput, wantWeight, wantBias] = v.mask(fn, 'options.outputMask', o.outputMask, 3, [true, weight !== null, weight !== null]);
   const out = v.options<NonNullable<BatchNormBackwardOptions['out']>>(fn, o.out);
   const grads: BatchNormGrads = {
-    gradInput: wantInput ? v.output(fn, 'out.gradInput', out.gradInput, x.length, 'the input length') : null,
+    gradInput: wantInput ? v.dataOutput(fn, 'out.gradInput', out.gradInput, x.length, 'the input length') : null,
     gradWeight: wantWeight ? v.output(fn, 'out.gradWeight', out.gradWeight, c, perChannel) : null,
     gradBias: wantBias ? v.output(fn, 'out.gradBias', out.gradBias, c, perChannel) : null,
   };

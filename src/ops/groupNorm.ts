@@ -77,7 +77,7 @@ function prepareForward(fn: string, input: Float32Array, inputShape: Shape, numG
   const out = v.options<NonNullable<GroupNormOptions['out']>>(fn, o.out);
   const stats = d.batch * d.groups;
   const result: GroupNormResult = {
-    output: v.output(fn, 'out.output', out.output, x.length, 'the input length'),
+    output: v.dataOutput(fn, 'out.output', out.output, x.length, 'the input length'),
     mean: v.output(fn, 'out.mean', out.mean, stats, 'N * numGroups'),
     rstd: v.output(fn, 'out.rstd', out.rstd, stats, 'N * numGroups'),
   };
@@ -100,7 +100,7 @@ function prepareBackward(fn: string, gradOutput: Float32Array, input: Float32Arr
   const [wantInput, wantWeight, wantBias] = v.mask(fn, 'options.outputMask', o.outputMask, 3, [true, weight !== null, weight !== null]);
   const out = v.options<NonNullable<GroupNormBackwardOptions['out']>>(fn, o.out);
   const grads: GroupNormGrads = {
-    gradInput: wantInput ? v.output(fn, 'out.gradInput', out.gradInput, x.length, 'the input length') : null,
+    gradInput: wantInput ? v.dataOutput(fn, 'out.gradInput', out.gradInput, x.length, 'the input length') : null,
     gradWeight: wantWeight ? v.output(fn, 'out.gradWeight', out.gradWeight, d.channels, 'the channel count') : null,
     gradBias: wantBias ? v.output(fn, 'out.gradBias', out.gradBias, d.channels, 'the channel count') : null,
   };

@@ -60,7 +60,7 @@ function prepareForward(fn: string, input: Float32Array, inputShape: Shape, norm
   const eps = v.nonNegative(fn, 'eps', o.eps, 1e-5);
   const out = v.options<NonNullable<LayerNormOptions['out']>>(fn, o.out);
   const result: LayerNormResult = {
-    output: v.output(fn, 'out.output', out.output, x.length, 'the input length'),
+    output: v.dataOutput(fn, 'out.output', out.output, x.length, 'the input length'),
     mean: v.output(fn, 'out.mean', out.mean, rows, 'the number of rows'),
     rstd: v.output(fn, 'out.rstd', out.rstd, rows, 'the number of rows'),
   };
@@ -91,7 +91,7 @@ function prepareBackward(fn: string, gradOutput: Float32Array, input: Float32Arr
   const [wantInput, wantWeight, wantBias] = v.mask(fn, 'options.outputMask', o.outputMask, 3, [true, weight !== null, weight !== null]);
   const out = v.options<NonNullable<LayerNormBackwardOptions['out']>>(fn, o.out);
   const grads: LayerNormGrads = {
-    gradInput: wantInput ? v.output(fn, 'out.gradInput', out.gradInput, x.length, 'the input length') : null,
+    gradInput: wantInput ? v.dataOutput(fn, 'out.gradInput', out.gradInput, x.length, 'the input length') : null,
     gradWeight: wantWeight ? v.output(fn, 'out.gradWeight', out.gradWeight, cols, 'the normalized size') : null,
     gradBias: wantBias ? v.output(fn, 'out.gradBias', out.gradBias, cols, 'the normalized size') : null,
   };

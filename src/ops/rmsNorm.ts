@@ -53,7 +53,7 @@ function prepareForward(fn: string, input: Float32Array, inputShape: Shape, norm
   const eps = v.nonNegative(fn, 'eps', o.eps, RMS_NORM_DEFAULT_EPS);
   const out = v.options<NonNullable<RmsNormOptions['out']>>(fn, o.out);
   const result: RmsNormResult = {
-    output: v.output(fn, 'out.output', out.output, x.length, 'the input length'),
+    output: v.dataOutput(fn, 'out.output', out.output, x.length, 'the input length'),
     rstd: v.output(fn, 'out.rstd', out.rstd, rows, 'the number of rows'),
   };
   v.noOverlap(fn, FORWARD_NAMES, [result.output, result.rstd, x, weight], 2, [0, 2]);
@@ -77,7 +77,7 @@ function prepareBackward(fn: string, gradOutput: Float32Array, input: Float32Arr
   const [wantInput, wantWeight] = v.mask(fn, 'options.outputMask', o.outputMask, 2, [true, weight !== null]);
   const out = v.options<NonNullable<RmsNormBackwardOptions['out']>>(fn, o.out);
   const grads: RmsNormGrads = {
-    gradInput: wantInput ? v.output(fn, 'out.gradInput', out.gradInput, x.length, 'the input length') : null,
+    gradInput: wantInput ? v.dataOutput(fn, 'out.gradInput', out.gradInput, x.length, 'the input length') : null,
     gradWeight: wantWeight ? v.output(fn, 'out.gradWeight', out.gradWeight, cols, 'the normalized size') : null,
   };
   v.noOverlap(fn, BACKWARD_NAMES, [grads.gradInput, grads.gradWeight, dy, x, rstd, weight], 2);

@@ -152,7 +152,7 @@ function prepareElemt(fn: string, input: Float32Array, inputShape: Shape, option
   const { n, c, s } = dims;
   const bias = v.optionalFloat32(fn, 'bias', o.bias, c, perChannel);
   const out = v.options<{ output?: Float32Array }>(fn, o.out);
-  const output = v.output(fn, 'out.output', out.output, x.length, 'the input length');
+  const output = v.dataOutput(fn, 'out.output', out.output, x.length, 'the input length');
   v.noOverlap(fn, ['out.output', 'input', 'mean', 'invstd', 'weight', 'bias'], [output, x, mean, invstd, weight, bias], 1, [0, 1]);
   const args: Parameters<Kernels['batchNormElemt']> = [n, c, s, dims.channelsLast, x, mean, invstd, weight, bias, output];
   return { args, result: output };
@@ -227,7 +227,7 @@ function prepareBackwardElemt(fn: string, gradOutput: Float32Array, input: Float
   const sumDyXmu = v.float64(fn, 'sumDyXmu', o.sumDyXmu, c, perChannel);
   const count = v.integerAtLeast(fn, 'count', o.count, 1);
   const out = v.options<{ gradInput?: Float32Array }>(fn, o.out);
-  const gradInput = v.output(fn, 'out.gradInput', out.gradInput, x.length, 'the input length');
+  const gradInput = v.dataOutput(fn, 'out.gradInput', out.gradInput, x.length, 'the input length');
   v.noOverlap(fn, ['out.gradInput', 'gradOutput', 'input', 'mean', 'invstd', 'weight', 'sumDy', 'sumDyXmu'],
     [gradInput, dy, x, mean, invstd, weight, sumDy, sumDyXmu], 1);
   const args: Parameters<Kernels['batchNormBackwardElemt']> = [n, c, s, dims.channelsLast, dy, x, mean, invstd, weight,
