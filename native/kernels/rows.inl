@@ -481,17 +481,17 @@ struct PhasedRecords {
   PhasedRecords(float* dx, const float* x, size_t rows, const float* const (&arrays)[Slots], size_t n)
       : streaming(dx && stream_any_rows(dx, rows, n, 3) &&
                   (stream_phases(n) == 1 || stream_phases(n) * Slots * n * sizeof(float) <= kMaxPhaseRecordBytes)),
-        phases(streaming ? stream_phases(n) : 1), first(plan(dx, 0, n), x, arrays, n), vectors(first.vectors) {
+        phases(streaming ? stream_phases(n) : 1), phase0(plan(dx, 0, n), x, arrays, n), vectors(phase0.vectors) {
     for (size_t g = 1; g < phases && g < rows; ++g) more[g - 1].p = new ColumnRecords<Slots>(plan(dx, g, n), x, arrays, n);
   }
   PhasedRecords(const PhasedRecords&) = delete;
   PhasedRecords& operator=(const PhasedRecords&) = delete;
 
-  ColumnRecords<Slots>& phase(size_t g) { return g ? *more[g - 1].p : first; }
+  ColumnRecords<Slots>& phase(size_t g) { return g ? *more[g - 1].p : phase0; }
 
   // Slot `slot`'s sums over all phases into dst[0, n).
   void sums_to(size_t slot, float* dst) {
-    first.sums_to(slot, dst);
+    phase0.sums_to(slot, dst);
     for (size_t g = 1; g < phases; ++g)
       if (more[g - 1].p) more[g - 1].p->template sums_to<true>(slot, dst);
   }
@@ -510,7 +510,7 @@ struct PhasedRecords {
     ColumnRecords<Slots>* p = nullptr;
     ~Owned() { delete p; }
   };
-  ColumnRecords<Slots> first;
+  ColumnRecords<Slots> phase0;
   Owned more[kMaxPhases];  // phases 1, 2, ... (one spare: kMaxPhases is 1 on the scalar ISA)
 
  public:
