@@ -5,8 +5,8 @@ import { nk, rng, sameBits, targets } from './helpers';
 // Outputs as long as the input (output, gradInput) that the package allocates itself are not zero-filled
 // when large (src/alloc.ts): that is safe only if every op writes every element of them, on every backend,
 // whatever the shape, layout and path (streamed or not, row pairs, phases, tails). Each case runs once
-// with a caller's buffer filled with NaN and once letting the package allocate; any element left
-// unwritten shows as NaN in one and not in the other. The large shapes take the allocations that are not
+// with a caller's buffer filled with NaN (no NaN may be left: the inputs give finite outputs) and once
+// letting the package allocate (the same bits). The large shapes take the allocations that are not
 // zero-filled (1 MiB and up) and the streamed paths.
 type Run = (out: Float32Array | undefined) => Float32Array;
 interface Case { name: string; length: number; run: Run }
@@ -65,6 +65,8 @@ for (const t of targets()) {
         const given = new Float32Array(c.length).fill(NaN);
         const got = c.run(given);
         expect(got, c.name).toBe(given);
+        // These inputs give finite outputs: a NaN left means an element was not written.
+        expect(given.findIndex(Number.isNaN), c.name).toBe(-1);
         const allocated = c.run(undefined);
         expect(allocated.length, c.name).toBe(c.length);
         expect(sameBits(allocated, given), c.name).toBe(true);
