@@ -73,7 +73,6 @@ void group_norm_backward_nchw(const GroupNormBackward& a, size_t S) {
     }
     return Coef{float(rstd * sg / M), float(double(rstd) * rstd * rstd * sgxm / M)};
   };
-  // dx is streamed past the streaming threshold, as BatchNorm's (it is not read back).
   const bool stream_dx = a.dx && use_streaming_stores(3 * blocks * len * sizeof(float));
   // Block k's dx, prefetching the same span of block `ahead` (k itself: none).
   auto grads = [&](size_t k, Coef f, size_t ahead, bool backwards, auto centred, auto stream) {
