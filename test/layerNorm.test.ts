@@ -147,7 +147,7 @@ for (const t of targets()) {
 
     // The forward's row pairs and the backward's second sweep start where x (streaming: the output) is
     // aligned, the columns before and after going through a vector of their own: the results must not
-    // depend on where the buffers sit.
+    // depend on where the buffers sit (weight and bias included).
     it('forward and backward results are the same wherever the buffers sit', () => {
       t.use();
       const r = rng(13);
@@ -158,7 +158,8 @@ for (const t of targets()) {
         for (let off = 1; off < 16; ++off) {
           const what = `${rows}x${cols} offset ${off}`;
           const output = new Float32Array(rows * cols + 16 - off).subarray(16 - off);
-          const got = nk.layerNorm(atOffset(x, off), [rows, cols], [cols], { weight: w, bias: b, out: { output } });
+          const got = nk.layerNorm(atOffset(x, off), [rows, cols], [cols],
+            { weight: atOffset(w, (off * 3) % 16), bias: atOffset(b, (off * 5) % 16), out: { output } });
           expect(got.output, what).toEqual(base.output);
           expect(got.rstd, what).toEqual(base.rstd);
           const gradInput = new Float32Array(rows * cols + 16 - off).subarray(16 - off);

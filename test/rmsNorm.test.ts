@@ -99,16 +99,20 @@ for (const t of targets()) {
     });
 
     // The backward's second sweep starts where x (streaming: dx) is aligned, the columns before and after
-    // going through a vector of their own: the results must not depend on where the buffers sit.
-    it('backward results are the same wherever the buffers sit', () => {
+    // going through a vector of their own: the results must not depend on where the buffers sit (the
+    // weight included).
+    it('forward and backward results are the same wherever the buffers sit', () => {
       t.use();
       const r = rng(16);
       for (const [rows, cols] of [[9, 768], [16, 100], [5, 1000], [5, 1024], [6, 7]]) {
         const x = r.normals(rows * cols, 0.2, 1.1), w = r.normals(cols, 1, 0.2), dy = r.normals(rows * cols);
-        const { rstd } = nk.rmsNorm(x, [rows, cols], [cols], { weight: w });
+        const { output, rstd } = nk.rmsNorm(x, [rows, cols], [cols], { weight: w });
         const base = nk.rmsNormBackward(dy, x, [rows, cols], [cols], { rstd, weight: w, outputMask: [true, true] });
         for (let off = 1; off < 16; ++off) {
           const what = `${rows}x${cols} offset ${off}`;
+          const moved = new Float32Array(rows * cols + 16 - off).subarray(16 - off);
+          nk.rmsNorm(atOffset(x, off), [rows, cols], [cols], { weight: atOffset(w, (off * 3) % 16), out: { output: moved } });
+          expect(moved, what).toEqual(output);
           const gradInput = new Float32Array(rows * cols + 16 - off).subarray(16 - off);
           const g = nk.rmsNormBackward(atOffset(dy, (off * 5) % 16), atOffset(x, off), [rows, cols], [cols],
             { rstd, weight: w, outputMask: [true, true], out: { gradInput } });

@@ -135,20 +135,24 @@ void layer_norm_forward(const LayerNormForward& a) {
       if constexpr (stream_y.value)
         for (const size_t peel = row_peel(y, n); head < peel; ++head) one(head);
       const size_t tail = for_vector_quads(head, n, true, [&](size_t jq, auto count) {
-        Vf xv[count.value];  // all loads of x before any store (see for_vector_quads())
+        // All loads, the weight's and bias's too, before any store (see for_vector_quads()).
+        Vf xv[count.value], wv[count.value], bv[count.value];
         for (size_t q = 0; q < count.value; ++q) {
-          if (!early) prefetch_next(next + jq + q * kLanes);
-          xv[q] = load(x + jq + q * kLanes);
+          const size_t j = jq + q * kLanes;
+          if (!early) prefetch_next(next + j);
+          xv[q] = load(x + j);
+          if constexpr (has_w.value) wv[q] = load(a.weight + j);
+          if constexpr (has_b.value) bv[q] = load(a.bias + j);
         }
         for (size_t q = 0; q < count.value; ++q) {
           const size_t j = jq + q * kLanes;
           Vf v = muladd(sub(xv[q], vhi), vrstd, vlo_rstd);
           if constexpr (has_w.value && has_b.value)
-            v = muladd(v, load(a.weight + j), load(a.bias + j));
+            v = muladd(v, wv[q], bv[q]);
           else if constexpr (has_w.value)
-            v = mul(v, load(a.weight + j));
+            v = mul(v, wv[q]);
           else if constexpr (has_b.value)
-            v = add(v, load(a.bias + j));
+            v = add(v, bv[q]);
           if constexpr (stream_y.value)
             stream(y + j, v);
           else

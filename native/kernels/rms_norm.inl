@@ -23,14 +23,15 @@ void rms_norm_forward(const RmsNormForward& a) {
       if constexpr (stream_y.value)
         for (const size_t peel = row_peel(y, n); head < peel; ++head) one(head);
       const size_t tail = for_vector_quads(head, n, true, [&](size_t j, auto count) {
-        Vf v[count.value];  // all loads before any store (see for_vector_quads())
+        Vf v[count.value], wv[count.value];  // all loads before any store (see for_vector_quads())
         for (size_t q = 0; q < count.value; ++q) {
           if (!early) prefetch_next(next + j + q * kLanes);
           v[q] = load(x + j + q * kLanes);
+          if constexpr (has_w.value) wv[q] = load(a.weight + j + q * kLanes);
         }
         for (size_t q = 0; q < count.value; ++q) {
           v[q] = mul(v[q], vrstd);
-          if constexpr (has_w.value) v[q] = mul(v[q], load(a.weight + j + q * kLanes));
+          if constexpr (has_w.value) v[q] = mul(v[q], wv[q]);
           if constexpr (stream_y.value)
             stream(y + j + q * kLanes, v[q]);
           else

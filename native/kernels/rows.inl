@@ -60,6 +60,9 @@ struct SizeTag {
 // 1.2-1.3x for the channels-first BatchNorm normalise, 1.6-1.75x for its backward's dx, 1.7-2.3x for the
 // LayerNorm/RMSNorm forward at 4096x768 (both sweeps run backwards there); within 3% at the others. The
 // channels-last sweeps (columns.inl) group the same way: 1.1-1.3x at [256,512] even at the default placement.
+// "Inputs" includes a caller's weight and bias: their place relative to the output is the same at every step,
+// so an unlucky one stalls every step (LayerNorm forward at 512x4096 and 64x65536 with the output 16-112
+// bytes past the weight modulo 4 KiB: 1.2-1.3x on AVX-512, 1.3-1.45x on AVX2; RMSNorm 1.05-1.3x).
 template <typename F>
 inline size_t for_vector_quads(size_t first, size_t n, bool backwards, F&& f) {
   const size_t end = first + (n - first) / kLanes * kLanes;
