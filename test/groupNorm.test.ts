@@ -94,6 +94,34 @@ for (const t of targets()) {
       }
     });
 
+    // As LayerNorm's: the saved float mean is off by up to half an ulp, 5% of the spread at 1e4 + N(0, 1e-2);
+    // the backward measures that rounding on the data, groups in the same tensor hard or not.
+    it('backward stays exact on hard groups, from the float mean and rstd the forward saved', () => {
+      t.use();
+      const r = rng(32), N = 2, C = 24, S = 60, G = 6;
+      const kinds: [string, (g: number) => number][] = [
+        ['1e4 + N(0, 1e-2)', () => 1e4 + 1e-2 * r.normal()],
+        ['3e5 + N(0, 1)', () => 3e5 + r.normal()],
+        ['-1e3 + N(0, 1e-3)', () => -1e3 + 1e-3 * r.normal()],
+        ['every other group 1e4 + N(0, 1e-2), the rest N(0, 1)', (g) => (g % 2 ? 1e4 + 1e-2 * r.normal() : r.normal())],
+      ];
+      const w = r.normals(C, 1, 0.1);
+      for (const layout of layouts) {
+        const cl = layout === 'NHWC', idx = at(N, C, S, cl), shape = shapeIn([N, C, S], layout);
+        for (const [name, gen] of kinds) {
+          const x = new Float32Array(N * C * S), dy = r.normals(N * C * S);
+          for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) for (let s = 0; s < S; s++) x[idx(n, c, s)] = gen((c * G) / C | 0);
+          const { mean, rstd } = nk.groupNorm(x, shape, G, { weight: w, layout });
+          const g = nk.groupNormBackward(dy, x, shape, G, { mean, rstd, weight: w, layout });
+          const ref = refGroupNormBackward(dy, x, N, C, S, G, w, 1e-5, cl);
+          const what = `${layout} ${name}`;
+          expect(relError(g.gradInput!, ref.dx), what).toBeLessThan(1e-5);
+          expect(relError(g.gradWeight!, ref.dw, maxAbs(dy)), what).toBeLessThan(1e-5);
+          expect(relError(g.gradBias!, ref.db), what).toBeLessThan(1e-5);
+        }
+      }
+    });
+
     it('NaN and Inf spoil only their own group', () => {
       t.use();
       const r = rng(14), N = 2, C = 8, S = 10, G = 4;

@@ -71,6 +71,39 @@ for (const t of targets()) {
       }
     });
 
+    // The saved mean is a float, off by up to half an ulp: 5% of the spread at 1e4 + N(0, 1e-2). The backward
+    // measures that rounding on the data (mean_residual() in rows.inl), or its gradients would be ~1e-3 off.
+    it('backward stays exact on hard rows, from the float mean and rstd the forward saved', () => {
+      t.use();
+      const r = rng(31), cols = 768;
+      const rows: [string, Float32Array][] = [
+        ['1e4 + N(0, 1e-2)', r.normals(cols, 1e4, 1e-2)],
+        ['3e5 + N(0, 1)', r.normals(cols, 3e5, 1)],
+        ['-1e3 + N(0, 1e-3)', r.normals(cols, -1e3, 1e-3)],
+        ['1e20 + N(0, 1e14)', r.normals(cols, 1e20, 1e14)],
+        ['[40000..40003] repeated', Float32Array.from({ length: cols }, (_, i) => 40000 + (i % 4))],
+        ['2 + N(0, 1) (ordinary)', r.normals(cols, 2, 1)],
+      ];
+      const w = r.normals(cols, 1, 0.1), dy = r.normals(cols);
+      for (const [name, x] of rows) {
+        for (const c of [cols, 13]) { // the vector path and the element-by-element one
+          const xs = x.subarray(0, c), ws = w.subarray(0, c), dys = dy.subarray(0, c);
+          const { mean, rstd } = nk.layerNorm(xs, [1, c], [c], { weight: ws });
+          const g = nk.layerNormBackward(dys, xs, [1, c], [c], { mean, rstd, weight: ws, outputMask: [true, true, true] });
+          const ref = refLayerNormBackward(dys, xs, 1, c, ws, 1e-5);
+          const what = `${name}, ${c} columns`;
+          expect(relError(g.gradInput!, ref.dx), what).toBeLessThan(1e-5);
+          expect(relError(g.gradWeight!, ref.dw, maxAbs(dys)), what).toBeLessThan(1e-5);
+        }
+      }
+      // A mean that is not within a float's rounding of the data's is used as given (PyTorch's semantics).
+      const x = r.normals(cols, 1e4, 1e-2), { rstd } = nk.layerNorm(x, [1, cols], [cols]);
+      const given = new Float32Array([1e4 + 0.005]);
+      const got = nk.layerNormBackward(dy, x, [1, cols], [cols], { mean: given, rstd, outputMask: [false, true, false] });
+      const expected = Float64Array.from({ length: cols }, (_, j) => dy[j] * (x[j] - given[0]) * rstd[0]);
+      expect(relError(got.gradWeight!, expected)).toBeLessThan(1e-5);
+    });
+
     it('NaN and Inf spoil only their own rows', () => {
       t.use();
       const r = rng(4), cols = 37;

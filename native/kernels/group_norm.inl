@@ -58,20 +58,22 @@ void group_norm_backward_nchw(const GroupNormBackward& a, size_t S) {
   auto sums = [&](size_t k, auto centred) {
     const float *x = a.x + k * len, *dy = a.dy + k * len;
     const float mean = a.mean[k], rstd = a.rstd[k];
+    const double lo = mean_residual(x, len, mean, rstd);  // the true mean is mean + lo (0 unless far off zero)
     const size_t c0 = (k % a.groups) * cg;
     double sg = 0, sgxm = 0;
     for (size_t i = 0; i < cg; ++i) {
       const size_t c = c0 + i;
       double sdy = 0, sdx = 0;
       add_grad_sums<centred.value>(dy + i * S, x + i * S, S, mean, sdy, sdx);
-      if constexpr (!centred.value) sdx -= double(mean) * sdy;
+      sdx -= (centred.value ? lo : double(mean) + lo) * sdy;  // Σ dy·(x - mean - lo)
       const double w = a.weight ? a.weight[c] : 1.0;
       sg += w * sdy;
       sgxm += w * sdx;
       if (a.dweight) a.dweight[c] += float(sdx * rstd);
       if (a.dbias) a.dbias[c] += float(sdy);
     }
-    return Coef{float(rstd * sg / M), float(double(rstd) * rstd * rstd * sgxm / M)};
+    const double r64 = rstd, k2 = r64 * r64 * r64 * sgxm / M;
+    return Coef{float(r64 * sg / M - lo * k2), float(k2)};  // dx: (x - mean - lo)·k2 + k1 = (x - mean)·k2 + k1
   };
   const bool stream_dx = a.dx && use_streaming_stores(3 * blocks * len * sizeof(float));
   // Block k's dx, prefetching the same span of block `ahead` (k itself: none).
@@ -157,9 +159,9 @@ void group_norm_backward_nhwc(const GroupNormBackward& a, size_t S) {
   const size_t C = a.channels, G = a.groups, cg = C / G;
   const double M = double(cg) * double(S);
   const bool two_passes = a.dx && !use_streaming_stores(2 * a.batch * S * C * sizeof(float));
-  Scratch<double> sums(2 * C);                          // per channel: Σ dy, Σ dy·(x - mean)
+  Scratch<double> sums(4 * C);  // per channel: Σ dy, Σ dy·(x - mean), Σ (x - mean) (and an unused sum)
   Scratch<float> coefs(4 * C * (two_passes ? a.batch : 1));  // per channel: hi, k, k2, k1 of back_rows
-  double *sdy = sums.data, *sdx = sums.data + C;
+  double *sdy = sums.data, *sdx = sums.data + C, *dev = sums.data + 2 * C;
   // Sample n's sums (dweight/dbias accumulated) and its dx coefficients into hi[0 .. 4C).
   auto coefficients = [&](size_t n, float* hi) {
     float *k = hi + C, *k2 = hi + 2 * C, *k1 = hi + 3 * C;
@@ -178,21 +180,36 @@ void group_norm_backward_nhwc(const GroupNormBackward& a, size_t S) {
       };
       column_sums(dy, S, C, j0, C - j0 < kChunk ? C - j0 : kChunk, h, sdy + j0, sdx + j0, vec, one);
     }
+    // Groups far off zero: the residual of their float mean (mean_residual()), from one more sweep of x.
+    bool far = false;
+    for (size_t g = 0; g < G; ++g) far |= !uncentred_ok(a.mean[n * G + g], a.rstd[n * G + g]);
+    for (size_t j0 = 0; far && j0 < C; j0 += kChunk) {
+      const float* h = hi + j0;
+      auto vec = [&](ptrdiff_t o, Vf hv, Vf& u, Vf&, auto ld) { u = add(u, sub(ld(x + o), hv)); };
+      auto one = [&](size_t o, size_t jl, double& u, double&) { u += double(x[o] - h[jl]); };
+      column_sums(x, S, C, j0, C - j0 < kChunk ? C - j0 : kChunk, h, dev + j0, dev + C + j0, vec, one);
+    }
     for (size_t g = 0; g < G; ++g) {
       const float rstd = a.rstd[n * G + g];
+      double lo = 0, dev_sum = 0;  // the true mean is mean + lo
+      if (!uncentred_ok(a.mean[n * G + g], rstd)) {
+        for (size_t c = g * cg; c < (g + 1) * cg; ++c) dev_sum += dev[c];
+        lo = mean_residual(a.mean[n * G + g], dev_sum, M);
+      }
       double sg = 0, sgxm = 0;
       for (size_t c = g * cg; c < (g + 1) * cg; ++c) {
+        sdx[c] -= lo * sdy[c];  // Σ dy·(x - mean - lo)
         const double w = a.weight ? a.weight[c] : 1.0;
         sg += w * sdy[c];
         sgxm += w * sdx[c];
         if (a.dweight) a.dweight[c] += float(sdx[c] * rstd);
         if (a.dbias) a.dbias[c] += float(sdy[c]);
       }
-      const double r64 = rstd;
+      const double r64 = rstd, k2_64 = r64 * r64 * r64 * sgxm / M;
       for (size_t c = g * cg; c < (g + 1) * cg; ++c) {
         k[c] = a.weight ? rstd * a.weight[c] : rstd;
-        k2[c] = float(r64 * r64 * r64 * sgxm / M);
-        k1[c] = float(r64 * sg / M);
+        k2[c] = float(k2_64);
+        k1[c] = float(r64 * sg / M - lo * k2_64);  // (x - mean - lo)·k2 + k1 = (x - mean)·k2 + k1'
       }
     }
   };

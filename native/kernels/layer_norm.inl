@@ -184,13 +184,16 @@ void layer_norm_backward(const LayerNormBackward& a) {
       constexpr size_t R = decltype(block)::value;
       const float *x[R], *dy[R];
       float* dx[R];
-      float mean[R], rstd[R], k1[R] = {}, k2[R] = {};
+      float mean[R], lo[R], rstd[R], k1[R] = {}, k2[R] = {};
       for (size_t i = 0; i < R; ++i) {
         x[i] = a.x + (blk.first + i * blk.step) * n;
         dy[i] = a.dy + (blk.first + i * blk.step) * n;
         dx[i] = want_dx.value ? a.dx + (blk.first + i * blk.step) * n : nullptr;
         mean[i] = a.mean[blk.first + i * blk.step];
         rstd[i] = a.rstd[blk.first + i * blk.step];
+        // The true mean is mean + lo (mean_residual(); 0 for ordinary rows): dw takes x - mean - lo, and dx
+        // folds lo into k1 and k2 below.
+        lo[i] = want_dx.value || want_dw.value ? float(mean_residual(x[i], n, mean[i], rstd[i])) : 0.0f;
       }
       // Pass 1 for rows [i0, i0 + K) side by side, so that each weight vector is loaded once for all K; each
       // row still adds its own columns in order, so K does not change the result.
@@ -215,9 +218,10 @@ void layer_norm_backward(const LayerNormBackward& a) {
             sg += g;
             sgxm += double(g) * (x[i][t] - mean[i]);
           }
-          k1[i] = float(rstd[i] * sg / double(n));
-          const double r64 = rstd[i];
-          k2[i] = float(r64 * r64 * r64 * sgxm / double(n));
+          sgxm -= double(lo[i]) * sg;  // sums of g * (x - mean - lo)
+          const double r64 = rstd[i], k2_64 = r64 * r64 * r64 * sgxm / double(n);
+          k1[i] = float(r64 * sg / double(n) - double(lo[i]) * k2_64);  // (x - mean - lo) k2 + k1 = (x - mean) k2 + k1'
+          k2[i] = float(k2_64);
         }
       };
       // Together when the weight is too long to stay in L1 (measured 1.05-1.09x at 512x4096 and 64x65536),
@@ -233,7 +237,7 @@ void layer_norm_backward(const LayerNormBackward& a) {
         for (size_t j = 0; j < n; ++j)
           for (size_t i = 0; i < R; ++i) {
             const float xm = x[i][j] - mean[i], d_rstd = dy[i][j] * rstd[i];
-            if constexpr (want_dw.value) a.dweight[j] += d_rstd * xm;
+            if constexpr (want_dw.value) a.dweight[j] += d_rstd * (xm - lo[i]);
             if constexpr (want_db.value) a.dbias[j] += dy[i][j];
             if constexpr (want_dx.value) dx[i][j] = (has_w.value ? d_rstd * w[j] : d_rstd) - (xm * k2[i] + k1[i]);
           }
@@ -242,9 +246,11 @@ void layer_norm_backward(const LayerNormBackward& a) {
       const bool last = blk.next >= a.rows;
       const float* next_x = last ? a.x : a.x + blk.next * n;
       const float* next_dy = last ? a.dy : a.dy + blk.next * n;
-      Vf vmean[R], vrstd[R], vk1[R], vk2[R];
-      for (size_t i = 0; i < R; ++i)
-        vmean[i] = set1(mean[i]), vrstd[i] = set1(rstd[i]), vk1[i] = set1(k1[i]), vk2[i] = set1(k2[i]);
+      Vf vmean[R], vlo[R], vrstd[R], vk1[R], vk2[R];
+      for (size_t i = 0; i < R; ++i) {
+        vmean[i] = set1(mean[i]), vlo[i] = set1(lo[i]), vrstd[i] = set1(rstd[i]);
+        vk1[i] = set1(k1[i]), vk2[i] = set1(k2[i]);
+      }
       // The step at column j: the block's dx there, handed to out(i, v), and its sums added into record r.
       auto step = [&](size_t j, float* r, auto&& out) {
         Vf vw = zero(), dw = zero(), db = zero();
@@ -255,7 +261,7 @@ void layer_norm_backward(const LayerNormBackward& a) {
         for (size_t i = 0; i < R; ++i) xm[i] = sub(load(x[i] + j), vmean[i]), d[i] = load(dy[i] + j);
         for (size_t i = 0; i < R; ++i) {
           const Vf d_rstd = mul(d[i], vrstd[i]);
-          if constexpr (want_dw.value) dw = muladd(d_rstd, xm[i], dw);
+          if constexpr (want_dw.value) dw = muladd(d_rstd, sub(xm[i], vlo[i]), dw);
           if constexpr (want_db.value) db = add(db, d[i]);
           if constexpr (want_dx.value)
             out(i, sub(has_w.value ? mul(d_rstd, vw) : d_rstd, muladd(xm[i], vk2[i], vk1[i])));

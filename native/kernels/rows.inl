@@ -548,6 +548,24 @@ inline void affine_run(const float* x, float* out, size_t n, float hi, float a, 
 constexpr float kUncentredMaxOffset = 8.0f;
 inline bool uncentred_ok(float mean, float rstd) { return std::fabs(mean) * rstd <= kUncentredMaxOffset; }
 
+// The saved mean a backward gets is a float (LayerNorm, GroupNorm: as PyTorch's). Far from zero next to the
+// spread it is off by up to half an ulp, 5% of the spread for 1e4 + N(0, 1e-2), and x - mean, xhat and the
+// gradients with it (LayerNorm dx 1e-3 relative). So where uncentred_ok() fails, the backward measures that
+// rounding on the data: the mean of x - mean over the `count` elements whose sums of x - mean are
+// `dev_sum`. It is used (the true mean taken as mean + residual) only when it is within the rounding of a
+// float mean (|residual| <= |mean| * 2^-23), so a mean that is not this data's passes through as given.
+inline double mean_residual(float mean, double dev_sum, double count) {
+  const double d = dev_sum / count;
+  return std::fabs(d) <= std::fabs(double(mean)) * 0x1p-23 ? d : 0.0;  // NaN: 0
+}
+// The same for a contiguous run (a LayerNorm row), which it reads once more; 0 where not needed.
+inline double mean_residual(const float* x, size_t n, float mean, float rstd) {
+  if (uncentred_ok(mean, rstd) || !(rstd == rstd)) return 0.0;
+  double c = 0, q = 0;
+  add_shifted_sums(x, n, mean, c, q);
+  return mean_residual(mean, c, double(n));
+}
+
 
 // Adds sum(dy) and sum(dy * (x - hi)) over one contiguous run to sdy and sdx. Without kCentred it adds
 // sum(dy * x) instead, and the caller subtracts hi * sdy (see uncentred_ok()).

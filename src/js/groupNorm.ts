@@ -1,7 +1,7 @@
 // GroupNorm on the TypeScript backend: the plan of native/kernels/group_norm.inl in double precision.
 // Element (n, c, s) is at (n·C + c)·S + s (NCHW) or (n·S + s)·C + c (channels last); a group is C/G
 // consecutive channels. Per-channel constants live in arrays allocated once per call, never per group.
-import { type Moments, rowMoments } from './layerNorm';
+import { type Moments, refinedMean, refinesMean, rowMoments } from './layerNorm';
 
 type F32 = Float32Array;
 
@@ -68,12 +68,18 @@ export function groupNormBackward(N: number, C: number, S: number, G: number, ch
   const sumDy = new Float64Array(cg), sumDyXh = new Float64Array(cg);
   for (let n = 0; n < N && M > 0; n++) {
     for (let g = 0; g < G; g++) {
-      const c0 = g * cg, m = mean[n * G + g], rs = rstd[n * G + g];
+      const c0 = g * cg, rs = rstd[n * G + g];
       sumDy.fill(0);
       sumDyXh.fill(0);
       // Element (i, s) of the group is at o + i·cs + s·ss.
       const o = channelsLast ? n * S * C + c0 : (n * C + c0) * S;
       const cs = channelsLast ? 1 : S, ss = channelsLast ? C : 1;
+      let m = mean[n * G + g];
+      if (refinesMean(m, rs)) {
+        let dev = 0;
+        for (let i = 0; i < cg; i++) for (let s = 0, p = o + i * cs; s < S; s++, p += ss) dev += x[p] - m;
+        m = refinedMean(m, dev, M);
+      }
       if (channelsLast) {
         for (let s = 0, p = o; s < S; s++, p += ss)
           for (let i = 0; i < cg; i++) {
