@@ -192,7 +192,8 @@ void layer_norm_backward(const LayerNormBackward& a) {
         mean[i] = a.mean[blk.first + i * blk.step];
         rstd[i] = a.rstd[blk.first + i * blk.step];
         // The true mean is mean + lo (mean_residual(); 0 for ordinary rows): dw takes x - mean - lo, and dx
-        // folds lo into k1 and k2 below.
+        // folds lo into k1 and k2 below. Its own read of the row, only for rows that need it: summed in pass 1
+        // it would cost every row an add per element (and pass 1 is skipped without dx).
         lo[i] = want_dx.value || want_dw.value ? float(mean_residual(x[i], n, mean[i], rstd[i])) : 0.0f;
       }
       // Pass 1 for rows [i0, i0 + K) side by side, so that each weight vector is loaded once for all K; each
@@ -269,16 +270,8 @@ void layer_norm_backward(const LayerNormBackward& a) {
         if constexpr (want_dw.value) store(r + kLanes, dw);
         if constexpr (want_db.value) store(r + 2 * kLanes, db);
       };
-      // Backwards when pass 1 overflowed L1 by a little (see for_vectors()), unless the dx stores would then
-      // alias the x and dy loads (unaliased_direction()).
-      bool backwards = sweep_backwards((2 * R + 1) * n * sizeof(float));
-      if constexpr (want_dx.value) {
-        const float* in[2 * R];
-        for (size_t i = 0; i < R; ++i) in[i] = x[i], in[R + i] = dy[i];
-        backwards = unaliased_direction(backwards, dx, in);
-      }
       recs.phase(blk.phase).template sweep<R, want_dx.value, stream_dx.value>(dx, next_x, next_dy, blk.next_step * n,
-                                                                             backwards, step);
+                                                                             dx_sweep_backwards(n, dx, x, dy), step);
     });
   }, a.weight != nullptr, a.dx != nullptr, a.dweight != nullptr, a.dbias != nullptr, recs.streaming);
   if (recs.streaming) stream_fence();

@@ -121,16 +121,8 @@ void rms_norm_backward(const RmsNormBackward& a) {
         }
         if constexpr (want_dw.value) store(r + kLanes, dw);
       };
-      // Backwards when pass 1 overflowed L1 by a little (see for_vectors()), unless the dx stores would then
-      // alias the x and dy loads (unaliased_direction()).
-      bool backwards = sweep_backwards((2 * R + 1) * n * sizeof(float));
-      if constexpr (want_dx.value) {
-        const float* in[2 * R];
-        for (size_t i = 0; i < R; ++i) in[i] = x[i], in[R + i] = dy[i];
-        backwards = unaliased_direction(backwards, dx, in);
-      }
       recs.phase(blk.phase).template sweep<R, want_dx.value, stream_dx.value>(dx, next_x, next_dy, blk.next_step * n,
-                                                                             backwards, step);
+                                                                             dx_sweep_backwards(n, dx, x, dy), step);
     });
   }, a.weight != nullptr, a.dx != nullptr, a.dweight != nullptr, recs.streaming);
   if (recs.streaming) stream_fence();

@@ -122,6 +122,19 @@ inline bool unaliased_direction(bool backwards, float* const (&out)[Out], const 
   return backwards ? !(behind && !ahead) : ahead && !behind;
 }
 
+// The direction of a LayerNorm/RMSNorm backward block's second sweep over its R rows of n floats: backwards
+// when pass 1 (x and dy of each row, and the weight) overflowed L1 by a little (see for_vectors()), unless the
+// dx stores would then alias the x and dy loads (unaliased_direction(); no dx: nothing to alias).
+template <size_t R>
+inline bool dx_sweep_backwards(size_t n, float* const (&dx)[R], const float* const (&x)[R],
+                               const float* const (&dy)[R]) {
+  const bool backwards = sweep_backwards((2 * R + 1) * n * sizeof(float));
+  if (!dx[0]) return backwards;
+  const float* in[2 * R];
+  for (size_t i = 0; i < R; ++i) in[i] = x[i], in[R + i] = dy[i];
+  return unaliased_direction(backwards, dx, in);
+}
+
 // Float accumulators are added into double after at most this many vector steps each, so that float
 // rounding never piles up over long runs (a 65536-float row, a BatchNorm channel, any run on the one-lane
 // scalar ISA).
@@ -565,7 +578,6 @@ inline double mean_residual(const float* x, size_t n, float mean, float rstd) {
   add_shifted_sums(x, n, mean, c, q);
   return mean_residual(mean, c, double(n));
 }
-
 
 // Adds sum(dy) and sum(dy * (x - hi)) over one contiguous run to sdy and sdx. Without kCentred it adds
 // sum(dy * x) instead, and the caller subtracts hi * sdy (see uncentred_ok()).
