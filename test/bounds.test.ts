@@ -1,7 +1,7 @@
 // Every native kernel with each buffer flush against an inaccessible page and each input read-only
 // (test/native/bounds_check.cpp), for every instruction set this CPU runs: a read past either end of a
 // buffer, or a write into an input, faults and names the case. Built twice from native/sources.gypi: as
-// the addon is (optimised), and with AddressSanitizer and UBSan (unoptimised, the quick set of shapes),
+// the addon is (optimised), and with AddressSanitizer and UBSan (unoptimised, without the large shapes),
 // which also watch the kernels' own stack arrays and arithmetic. NEON: test/neon.test.ts, under qemu.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';

@@ -5,11 +5,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 
-export const root = path.resolve(__dirname, '..', '..');
+const root = path.resolve(__dirname, '..', '..');
 const run = promisify(execFile);
 
 /** A list variable of native/sources.gypi (the one list of native sources). */
-export function gypiList(name: string): string[] {
+function gypiList(name: string): string[] {
   const gypi = fs.readFileSync(path.join(root, 'native', 'sources.gypi'), 'utf8');
   const m = gypi.match(new RegExp(`'${name}':\\s*\\[([^\\]]*)\\]`));
   return m ? [...m[1].matchAll(/'([^']+)'/g)].map((q) => q[1]) : [];
