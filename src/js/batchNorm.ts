@@ -17,11 +17,12 @@ function blockFloats(c: number): number {
 }
 
 /**
- * Per-channel mean and M2 (sum of squared deviations), in double. One pass sums each channel's deviations from
- * a shift (the mean of its first values) and their squares; a channel whose shift turns out more than one
- * standard deviation from its mean (sorted data, say), or whose sums are not finite, is summed again about
- * the mean just found. Centred either way, never E[x^2] - E[x]^2; one pass over x instead of two for
- * ordinary data.
+ * Per-channel mean and M2 (sum of squared deviations), in double, in one pass: the sums of each channel's
+ * deviations from a shift (the mean of its first 16 values) and of their squares, M2 = sum(d^2) - sum(d)^2/count.
+ * Centred enough that no second pass is needed: the first values' distance from the mean is at most
+ * sqrt(count / 16) standard deviations (they are part of the data), so the subtraction loses at most
+ * log2(count / 16) of double's 53 bits, at most 28 for any array JavaScript can hold: the result stays exact to
+ * float precision. (In float, the native kernels check the shift and redo far channels about their mean.)
  */
 export function channelMoments(n: number, c: number, s: number, channelsLast: boolean, x: F32, mean: F64, m2: F64): void {
   const count = n * s, head = Math.min(count, 16);
@@ -31,20 +32,11 @@ export function channelMoments(n: number, c: number, s: number, channelsLast: bo
     for (let k = 0; k < head; k++) t += channelsLast ? x[k * c + j] : x[Math.floor(k / s) * c * s + j * s + (k % s)];
     shift[j] = t / head;
   }
-  let again = 0;
-  for (let pass = 0; pass < 2; pass++) {
-    if (pass === 1 && again === 0) break;
-    deviationSums(n, c, s, channelsLast, x, shift, dev, sq);
-    again = 0;
-    for (let j = 0; j < c; j++) {
-      const off = dev[j] / count, q = sq[j] - dev[j] * off;
-      mean[j] = shift[j] + off;
-      m2[j] = q > 0 || Number.isNaN(q) ? q : 0;
-      if (!(off * off * count <= q) && Number.isFinite(mean[j]) && pass === 0) {
-        shift[j] = mean[j];
-        again++;
-      }
-    }
+  deviationSums(n, c, s, channelsLast, x, shift, dev, sq);
+  for (let j = 0; j < c; j++) {
+    const off = dev[j] / count, q = sq[j] - dev[j] * off;
+    mean[j] = shift[j] + off;
+    m2[j] = q > 0 || Number.isNaN(q) ? q : 0;
   }
 }
 
