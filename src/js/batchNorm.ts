@@ -1,20 +1,11 @@
 // BatchNorm and the SyncBatchNorm pieces on the TypeScript backend: the same plan as
 // native/kernels/batch_norm.inl, in double precision (JavaScript numbers). Channels-first data is visited
-// as n blocks of s contiguous floats per channel; channels-last as rows of c channels, with per-channel
-// Float64Array accumulators (allocated once per call, never per row).
+// as n blocks of s contiguous floats per channel; channels-last as rows of c channels (./columns.ts), with
+// per-channel Float64Array constants and sums (allocated once per call, never per row).
+import { columnAffine, columnBackward, columnDeviationSums, columnGradSums } from './columns';
+
 type F32 = Float32Array;
 type F64 = Float64Array;
-
-/**
- * Channels-last loops go over blocks of whole rows, about 16 KiB of floats, channel by channel, so that a
- * channel's constants and sums stay in registers while its column of the block comes from L1 (row by row,
- * every element cost three or four loads of per-channel arrays: 1.3-1.9x slower). The elements of one block:
- * [first, first + blockFloats(c)) up to the end; channel j's are first + j, first + j + c, ... (Written out
- * in each loop, not as a callback: variables a closure captures are slower to reach in the whole function.)
- */
-function blockFloats(c: number): number {
-  return Math.max(1, Math.floor(4096 / c)) * c;
-}
 
 /**
  * Per-channel mean and M2 (sum of squared deviations), in double, in one pass: the sums of each channel's
@@ -43,21 +34,7 @@ export function channelMoments(n: number, c: number, s: number, channelsLast: bo
 /** dev[j] = sum of (x - shift[j]) and sq[j] = sum of (x - shift[j])^2 over channel j. */
 function deviationSums(n: number, c: number, s: number, channelsLast: boolean, x: F32, shift: F64, dev: F64, sq: F64): void {
   dev.fill(0); sq.fill(0);
-  if (channelsLast) {
-    for (let first = 0, total = n * s * c, step = blockFloats(c); first < total; first += step) {
-      const end = Math.min(total, first + step);
-      for (let j = 0; j < c; j++) {
-        const m = shift[j];
-        let d1 = 0, d2 = 0;
-        for (let o = first + j; o < end; o += c) {
-          const d = x[o] - m;
-          d1 += d; d2 += d * d;
-        }
-        dev[j] += d1; sq[j] += d2;
-      }
-    }
-    return;
-  }
+  if (channelsLast) return columnDeviationSums(x, 0, n * s, c, shift, dev, sq);
   for (let ch = 0; ch < c; ch++) {
     const m = shift[ch];
     let d1 = 0, d2 = 0;
@@ -80,16 +57,7 @@ function applyAffine(n: number, c: number, s: number, channelsLast: boolean, x: 
     a[j] = invstd[j] * (w ? w[j] : 1);
     d[j] = b ? b[j] : 0;
   }
-  if (channelsLast) {
-    for (let first = 0, total = n * s * c, step = blockFloats(c); first < total; first += step) {
-      const end = Math.min(total, first + step);
-      for (let j = 0; j < c; j++) {
-        const mm = m[j], k = a[j], bb = d[j];
-        for (let o = first + j; o < end; o += c) y[o] = (x[o] - mm) * k + bb;
-      }
-    }
-    return;
-  }
+  if (channelsLast) return columnAffine(x, y, 0, n * s, c, m, a, d);
   for (let i = 0; i < n; i++) {
     for (let ch = 0; ch < c; ch++) {
       const o = (i * c + ch) * s, mm = m[ch], k = a[ch], bb = d[ch];
@@ -126,21 +94,7 @@ export function batchNorm(n: number, c: number, s: number, channelsLast: boolean
 /** Per-channel sum(dy) and sum(dy * (x - mean)) in double. */
 function gradSums(n: number, c: number, s: number, channelsLast: boolean, dy: F32, x: F32, mean: F64, sdy: F64, sdx: F64): void {
   sdy.fill(0); sdx.fill(0);
-  if (channelsLast) {
-    for (let first = 0, total = n * s * c, step = blockFloats(c); first < total; first += step) {
-      const end = Math.min(total, first + step);
-      for (let j = 0; j < c; j++) {
-        const m = mean[j];
-        let a = 0, q = 0;
-        for (let o = first + j; o < end; o += c) {
-          const d = dy[o];
-          a += d; q += d * (x[o] - m);
-        }
-        sdy[j] += a; sdx[j] += q;
-      }
-    }
-    return;
-  }
+  if (channelsLast) return columnGradSums(dy, x, 0, n * s, c, mean, sdy, sdx);
   for (let ch = 0; ch < c; ch++) {
     const m = mean[ch];
     let a = 0, q = 0;
@@ -156,18 +110,9 @@ function gradSums(n: number, c: number, s: number, channelsLast: boolean, dy: F3
 }
 
 /** dx = dy * k - ((x - mean) * k2 + k1), per channel. */
-function applyBack(n: number, c: number, s: number, channelsLast: boolean, dy: F32, x: F32, dx: F32, mean: ArrayLike<number>,
+function applyBack(n: number, c: number, s: number, channelsLast: boolean, dy: F32, x: F32, dx: F32, mean: F64,
   k: F64, k2: F64, k1: F64): void {
-  if (channelsLast) {
-    for (let first = 0, total = n * s * c, step = blockFloats(c); first < total; first += step) {
-      const end = Math.min(total, first + step);
-      for (let j = 0; j < c; j++) {
-        const m = mean[j], a = k[j], a2 = k2[j], a1 = k1[j];
-        for (let o = first + j; o < end; o += c) dx[o] = dy[o] * a - ((x[o] - m) * a2 + a1);
-      }
-    }
-    return;
-  }
+  if (channelsLast) return columnBackward(dy, x, dx, 0, n * s, c, mean, k, k2, k1);
   for (let i = 0; i < n; i++) {
     for (let ch = 0; ch < c; ch++) {
       const o = (i * c + ch) * s, m = mean[ch], a = k[ch], a2 = k2[ch], a1 = k1[ch];

@@ -1,6 +1,7 @@
 // GroupNorm on the TypeScript backend: the plan of native/kernels/group_norm.inl in double precision.
 // Element (n, c, s) is at (n·C + c)·S + s (NCHW) or (n·S + s)·C + c (channels last); a group is C/G
 // consecutive channels. Per-channel constants live in arrays allocated once per call, never per group.
+import { columnAffine, columnBackward, columnDeviationSums, columnGradSums } from './columns';
 import { type Moments, refinedMean, refinesMean, rowMoments } from './layerNorm';
 
 type F32 = Float32Array;
@@ -38,7 +39,7 @@ export function groupNorm(N: number, C: number, S: number, G: number, channelsLa
 }
 
 // Channels-last ([N, S, C]): a sample is S rows of C channels, a group cg adjacent channels of every row. Each
-// sample is swept whole, in blocks of rows channel by channel (as src/js/batchNorm.ts), rather than group by
+// sample is swept whole, in blocks of rows channel by channel (./columns.ts), rather than group by
 // group: a group's strided slice of every row was 1.3-2.6x slower to visit. Element (s, c) of sample n is at
 // (n·S + s)·C + c.
 
@@ -56,7 +57,7 @@ function sampleGroupMoments(x: F32, n: number, C: number, S: number, G: number, 
     for (let k = 0; k < head; k++) t += x[o + Math.floor(k / cg) * C + g * cg + (k % cg)];
     for (let i = 0; i < cg; i++) shift[g * cg + i] = t / head;
   }
-  channelDeviationSums(x, o, S, C, shift, dev, sq);
+  columnDeviationSums(x, o, S, C, shift, dev, sq);
   for (let g = 0; g < G; g++) {
     let d1 = 0, d2 = 0;
     for (let c = g * cg; c < (g + 1) * cg; c++) { d1 += dev[c]; d2 += sq[c]; }
@@ -64,29 +65,6 @@ function sampleGroupMoments(x: F32, n: number, C: number, S: number, G: number, 
     gm[g] = shift[g * cg] + off;
     gv[g] = v > 0 || Number.isNaN(v) ? v : 0;
   }
-}
-
-/** dev[c] = sum over the sample's rows of x - shift[c], sq[c] = of its square. */
-function channelDeviationSums(x: F32, o: number, S: number, C: number, shift: Float64Array, dev: Float64Array,
-  sq: Float64Array): void {
-  dev.fill(0); sq.fill(0);
-  for (let first = o, total = o + S * C, step = blockFloats(C); first < total; first += step) {
-    const end = Math.min(total, first + step);
-    for (let c = 0; c < C; c++) {
-      const m = shift[c];
-      let d1 = 0, d2 = 0;
-      for (let p = first + c; p < end; p += C) {
-        const d = x[p] - m;
-        d1 += d; d2 += d * d;
-      }
-      dev[c] += d1; sq[c] += d2;
-    }
-  }
-}
-
-/** Rows of C floats per block of a channels-last sweep: about 16 KiB, at least one row (in floats). */
-function blockFloats(C: number): number {
-  return Math.max(1, Math.floor(4096 / C)) * C;
 }
 
 function groupNormChannelsLast(N: number, C: number, S: number, G: number, x: F32, w: F32 | null, b: F32 | null,
@@ -107,13 +85,7 @@ function groupNormChannelsLast(N: number, C: number, S: number, G: number, x: F3
         bias[c] = b ? b[c] : 0;
       }
     }
-    for (let first = n * S * C, total = first + S * C, step = blockFloats(C); first < total; first += step) {
-      const end = Math.min(total, first + step);
-      for (let c = 0; c < C; c++) {
-        const m = cm[c], a = scale[c], d = bias[c];
-        for (let p = first + c; p < end; p += C) y[p] = (x[p] - m) * a + d;
-      }
-    }
+    columnAffine(x, y, n * S * C, S, C, cm, scale, bias);
   }
 }
 
@@ -185,7 +157,7 @@ function groupNormBackwardChannelsLast(N: number, C: number, S: number, G: numbe
       for (let c = g * cg; c < (g + 1) * cg; c++) cm[c] = gm[g];
     }
     if (far) {  // the float means of groups far from zero, corrected from the data (see refinesMean())
-      channelDeviationSums(x, o, S, C, cm, dev, sq);
+      columnDeviationSums(x, o, S, C, cm, dev, sq);
       for (let g = 0; g < G; g++) {
         if (!refinesMean(gm[g], rstd[n * G + g])) continue;
         let d1 = 0;
@@ -194,19 +166,7 @@ function groupNormBackwardChannelsLast(N: number, C: number, S: number, G: numbe
         for (let c = g * cg; c < (g + 1) * cg; c++) cm[c] = gm[g];
       }
     }
-    sumDy.fill(0); sumDyXm.fill(0);
-    for (let first = o, total = o + S * C, step = blockFloats(C); first < total; first += step) {
-      const end = Math.min(total, first + step);
-      for (let c = 0; c < C; c++) {
-        const m = cm[c];
-        let s1 = 0, s2 = 0;
-        for (let p = first + c; p < end; p += C) {
-          const d = dy[p];
-          s1 += d; s2 += d * (x[p] - m);
-        }
-        sumDy[c] += s1; sumDyXm[c] += s2;
-      }
-    }
+    columnGradSums(dy, x, o, S, C, cm, sumDy, sumDyXm);
     for (let g = 0; g < G; g++) {
       const rs = rstd[n * G + g];
       let sg = 0, sgxh = 0;
@@ -222,13 +182,6 @@ function groupNormBackwardChannelsLast(N: number, C: number, S: number, G: numbe
         k1[c] = (rs * sg) / M;
       }
     }
-    if (!dx) continue;
-    for (let first = o, total = o + S * C, step = blockFloats(C); first < total; first += step) {
-      const end = Math.min(total, first + step);
-      for (let c = 0; c < C; c++) {
-        const m = cm[c], ac = a[c], b2 = k2[c], b1 = k1[c];
-        for (let p = first + c; p < end; p += C) dx[p] = dy[p] * ac - ((x[p] - m) * b2 + b1);
-      }
-    }
+    if (dx) columnBackward(dy, x, dx, o, S, C, cm, a, k2, k1);
   }
 }
