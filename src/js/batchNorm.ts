@@ -33,7 +33,6 @@ export function channelMoments(n: number, c: number, s: number, channelsLast: bo
 
 /** dev[j] = sum of (x - shift[j]) and sq[j] = sum of (x - shift[j])^2 over channel j. */
 function deviationSums(n: number, c: number, s: number, channelsLast: boolean, x: F32, shift: F64, dev: F64, sq: F64): void {
-  dev.fill(0); sq.fill(0);
   if (channelsLast) return columnDeviationSums(x, 0, n * s, c, shift, dev, sq);
   for (let ch = 0; ch < c; ch++) {
     const m = shift[ch];
@@ -93,7 +92,6 @@ export function batchNorm(n: number, c: number, s: number, channelsLast: boolean
 
 /** Per-channel sum(dy) and sum(dy * (x - mean)) in double. */
 function gradSums(n: number, c: number, s: number, channelsLast: boolean, dy: F32, x: F32, mean: F64, sdy: F64, sdx: F64): void {
-  sdy.fill(0); sdx.fill(0);
   if (channelsLast) return columnGradSums(dy, x, 0, n * s, c, mean, sdy, sdx);
   for (let ch = 0; ch < c; ch++) {
     const m = mean[ch];

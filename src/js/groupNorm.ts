@@ -40,7 +40,7 @@ export function groupNorm(N: number, C: number, S: number, G: number, channelsLa
 
 // Channels-last ([N, S, C]): a sample is S rows of C channels, a group cg adjacent channels of every row. Each
 // sample is swept whole, in blocks of rows channel by channel (./columns.ts), rather than group by
-// group: a group's strided slice of every row was 1.3-2.6x slower to visit. Element (s, c) of sample n is at
+// group: a group's strided slice of every row was 1.1-2.6x slower to visit. Element (s, c) of sample n is at
 // (n·S + s)·C + c.
 
 /**
