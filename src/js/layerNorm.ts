@@ -6,13 +6,19 @@ export interface Moments { mean: number; variance: number }
 
 /**
  * Mean and biased variance of x[o, o + n), written into `out` (reused by the caller, so no row allocates).
- * One pass sums the deviations from a shift (the row's first value) and their squares, in double; if the
- * shift was more than one standard deviation from the mean, a second pass centres on the mean just found.
+ * One pass sums the deviations from a shift (the mean of the row's first 16 values, as the native kernels'
+ * shift) and their squares, in double; if the shift was more than one standard deviation from the mean, a
+ * second pass centres on the mean just found. (With the first value as the shift, a third of ordinary rows
+ * took the second pass: LayerNorm forward 4-7% slower.)
  * Centred either way, never E[x^2] - E[x]^2.
  */
 export function rowMoments(x: F32, o: number, n: number, out: Moments): void {
-  shiftedMoments(x, o, n, x[o], out);
-  const off = out.mean - x[o];
+  const head = Math.min(n, 16);
+  let t = 0;
+  for (let j = o; j < o + head; j++) t += x[j];
+  const shift = t / head;
+  shiftedMoments(x, o, n, shift, out);
+  const off = out.mean - shift;
   if (!(off * off <= out.variance) || !Number.isFinite(out.variance)) shiftedMoments(x, o, n, out.mean, out);
   if (out.variance < 0) out.variance = 0;
 }
