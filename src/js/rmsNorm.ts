@@ -29,20 +29,29 @@ export function rmsNormBackward(rows: number, n: number, dy: F32, x: F32, rstd: 
   dx: F32 | null, dw: F32 | null): void {
   const wv = w ?? new Float32Array(n).fill(1);
   const dwAcc = new Float64Array(n);
-  for (let r = 0; r < rows; r += 2) {
-    const pair = r + 1 < rows, f1 = pair ? 1 : 0;
-    const o = r * n, o1 = pair ? o + n : o;
-    const rs = rstd[r], rs1 = rstd[pair ? r + 1 : r];
+  let r = 0;
+  for (; r + 1 < rows; r += 2) {
+    const o = r * n, o1 = o + n, rs = rstd[r], rs1 = rstd[r + 1];
     let sgx = 0, sgx1 = 0;
     for (let j = 0; j < n; j++) {
-      const d = dy[o + j], xv = x[o + j], d1 = dy[o1 + j] * f1, xv1 = x[o1 + j], wj = wv[j];
+      const d = dy[o + j], xv = x[o + j], d1 = dy[o1 + j], xv1 = x[o1 + j], wj = wv[j];
       sgx += d * wj * xv;
       sgx1 += d1 * wj * xv1;
       dwAcc[j] += d * xv * rs + d1 * xv1 * rs1;
     }
     if (!dx) continue;
     rowGradInput(dy, x, dx, o, n, wv, rs, sgx);
-    if (pair) rowGradInput(dy, x, dx, o1, n, wv, rs1, sgx1);
+    rowGradInput(dy, x, dx, o1, n, wv, rs1, sgx1);
+  }
+  if (r < rows) {
+    const o = r * n, rs = rstd[r];
+    let sgx = 0;
+    for (let j = 0; j < n; j++) {
+      const d = dy[o + j], xv = x[o + j];
+      sgx += d * wv[j] * xv;
+      dwAcc[j] += d * xv * rs;
+    }
+    if (dx) rowGradInput(dy, x, dx, o, n, wv, rs, sgx);
   }
   if (dw) dw.set(dwAcc);
 }
