@@ -65,11 +65,20 @@ function loadAddon(): LoadResult {
     return { addon: null, path: null, reason: 'NORMKIT_BACKEND=js asked for the TypeScript backend' };
   const file = path.join(packageRoot, 'build', 'Release', 'normkit.node');
   if (!fs.existsSync(file)) {
+    // node-gyp writes build/ once it has found python3 and configured; without build/ the install script
+    // either never ran (npm skipped it) or stopped before that, so "install a compiler" would mislead.
+    const configured = fs.existsSync(path.join(packageRoot, 'build'));
     return {
       addon: null, path: null,
-      reason: `the native addon was not built (no ${file}). It is compiled when the package is installed; ` +
-        'that needs python3, make and a C++17 compiler (g++ or clang++). Install them, then run ' +
-        '`npm rebuild normkit` and check its output for errors.',
+      reason: configured
+        ? `the native addon was not built (no ${file}): compiling it failed when the package was installed. ` +
+          'That needs make and a C++17 compiler (g++ or clang++). Install them, then run ' +
+          '`npm rebuild normkit` and check its output for errors.'
+        : `the native addon was not built (no ${file}): the package's install script did not run, or stopped ` +
+          'before configuring the build. npm skips install scripts with --ignore-scripts, and npm 11 when the ' +
+          'project\'s package.json denies normkit in "allowScripts" (`npm install-scripts approve normkit` ' +
+          'allows it); node-gyp stops there when python3 is missing. Building also needs make and a C++17 ' +
+          'compiler (g++ or clang++). Then run `npm rebuild normkit` and check its output for errors.',
     };
   }
   try {

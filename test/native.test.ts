@@ -64,12 +64,19 @@ describe('the native addon', () => {
         const info = nk.backendInfo();
         const y = nk.rmsNorm(new Float32Array([3, 4]), [2], 2, { eps: 0 }).output;
         console.log(JSON.stringify({ info, y: Array.from(y) }));`;
-      const missing = JSON.parse(runWithEnv({}, code).stdout);
-      expect(missing.info.backend).toBe('js');
-      expect(missing.info.fallbackReason).toMatch(/was not built .*python3, make and a C\+\+17 compiler.*npm rebuild normkit/s);
-      expect(missing.y[0]).toBeCloseTo(3 / Math.sqrt(12.5), 6);
+      // No build/ at all: the install script was skipped (or found no python3).
+      const skipped = JSON.parse(runWithEnv({}, code).stdout);
+      expect(skipped.info.backend).toBe('js');
+      expect(skipped.info.fallbackReason).toMatch(/was not built .*install script did not run.*--ignore-scripts.*allowScripts.*npm install-scripts approve normkit.*python3.*C\+\+17 compiler.*npm rebuild normkit/s);
+      expect(skipped.y[0]).toBeCloseTo(3 / Math.sqrt(12.5), 6);
 
+      // build/ configured, but no addon in it: the compile failed.
       fs.mkdirSync(path.join(dir, 'build', 'Release'), { recursive: true });
+      const failed = JSON.parse(runWithEnv({}, code).stdout);
+      expect(failed.info.backend).toBe('js');
+      expect(failed.info.fallbackReason).toMatch(/was not built .*compiling it failed.*make and a C\+\+17 compiler.*npm rebuild normkit/s);
+      expect(failed.info.fallbackReason).not.toMatch(/allowScripts/);
+
       fs.writeFileSync(path.join(dir, 'build', 'Release', 'normkit.node'), 'not a shared object');
       const broken = JSON.parse(runWithEnv({}, code).stdout);
       expect(broken.info.backend).toBe('js');
