@@ -40,7 +40,9 @@ export interface BackendResult {
   basis: 'prealloc' | 'alloc' | null;
   /** The op's minimal bytes / median time, in GB/s (1e9 bytes per second). */
   gbps: number | null;
-  /** memcpy time for the same byte count / this time: 1 = as fast as copying the bytes. */
+  /** The memcpy of the op's byte count, timed around this backend's timing (half before, half after). */
+  memcpy: Stats | null;
+  /** That memcpy's time / this time: 1 = as fast as copying the bytes. */
   fractionOfMemcpy: number | null;
   /** TypeScript backend's time / this time (both on their basis). */
   speedupVsJs: number | null;
@@ -56,7 +58,7 @@ export interface CaseResult {
   elements: number;
   /** The least bytes the op reads and writes. */
   bytes: number;
-  /** The native memcpy of the same byte count (half read, half written). */
+  /** The native memcpy of the same byte count (half read, half written): every backend's samples of it pooled. */
   memcpy: (Stats & { gbps: number; method: string }) | null;
   results: BackendResult[];
 }
@@ -274,6 +276,8 @@ export function checkReport(doc: unknown): string[] {
       stats(r.prealloc, `${rat}.prealloc`);
       stats(r.alloc, `${rat}.alloc`);
       stats(r.threaded, `${rat}.threaded`);
+      stats(r.memcpy, `${rat}.memcpy`);
+      expect((r.fractionOfMemcpy === null) === (r.memcpy === null || r.basis === null), `${rat}: fractionOfMemcpy goes with a timed backend's memcpy`);
       expect([null, 'prealloc', 'alloc'].includes(r.basis as string | null), `${rat}.basis must be prealloc, alloc or null`);
       for (const k of ['gbps', 'fractionOfMemcpy', 'speedupVsJs']) expect(numOrNull(r[k]), `${rat}.${k} must be a number or null`);
       expect(r.skipped === null || typeof r.skipped === 'string', `${rat}.skipped must be a string or null`);

@@ -12,7 +12,7 @@ import { type AnyOpEntry, type Arrays, compareResults, OPS, type PeerCase, selec
 import type { BackendRef, BackendResult, CaseResult, CheckResult, Report } from './report';
 import { SCHEMA } from './report';
 import { parseShape, type ParsedShape } from './shapes';
-import { collectGarbage, measure, type Stats, stopWatchingGc, type TimingSettings } from './timing';
+import { collectGarbage, measure, pool, sample, type Samples, type Stats, stopWatchingGc, type TimingSettings } from './timing';
 
 export interface ModeSettings extends TimingSettings {
   /** Budget of the allocating variant (a secondary number: shorter). */
@@ -134,17 +134,12 @@ export async function runBench(o: BenchOptions, argv: readonly string[], hooks: 
   const step = (label: string) => hooks.progress?.(done++, steps, label);
 
   const addon = nativeAddon();
-  const memcpyCache = new Map<number, CaseResult['memcpy']>();
-  const measureMemcpy = async (bytes: number): Promise<CaseResult['memcpy']> => {
-    const floats = Math.max(1, Math.ceil(bytes / 8)); // half the bytes read, half written
-    if (!memcpyCache.has(floats)) {
-      const src = new Float32Array(floats).fill(1), dst = new Float32Array(floats);
-      const method = addon ? 'native memcpy' : 'TypedArray.set (native addon unavailable)';
-      const fn = addon ? () => addon.copy(floats, src, dst) : () => dst.set(src);
-      const s = await measure(fn, settings, { dropGcSamples: true });
-      memcpyCache.set(floats, { ...s, gbps: (8 * floats) / s.medianNs, method });
-    }
-    return memcpyCache.get(floats)!;
+  const memcpyMethod = addon ? 'native memcpy' : 'TypedArray.set (native addon unavailable)';
+  // The yardstick: a copy of as many bytes as the op must move, half read and half written.
+  const copyOf = (bytes: number): Yardstick => {
+    const floats = Math.max(1, Math.ceil(bytes / 8));
+    const src = new Float32Array(floats).fill(1), dst = new Float32Array(floats);
+    return { floats, samples: [], copy: addon ? () => addon.copy(floats, src, dst) : () => dst.set(src) };
   };
 
   const cases: CaseResult[] = [];
@@ -164,17 +159,21 @@ export async function runBench(o: BenchOptions, argv: readonly string[], hooks: 
       continue;
     }
     const bytes = op.bytes(inputs);
-    const memcpy = await measureMemcpy(bytes);
+    const yardstick = copyOf(bytes);
     const results: BackendResult[] = [];
 
     for (const t of targets) {
       step(`${op.name} ${shape.text}: ${t.label}`);
-      results.push(await runTarget(op, inputs, ref, t, o.threads, settings));
+      results.push(await runTarget(op, inputs, ref, t, o.threads, settings, yardstick));
     }
     for (const p of peers) {
       step(`${op.name} ${shape.text}: ${p.label}`);
-      results.push(await runPeer(op, inputs, ref, p, shape, settings));
+      results.push(await runPeer(op, inputs, ref, p, shape, settings, yardstick));
     }
+    // No backend timed (all failed their checks): the yardstick alone, for the table's memcpy row.
+    if (yardstick.samples.length === 0) yardstick.samples.push(await sample(yardstick.copy, settings, { dropGcSamples: true }));
+    const pooled = pool(yardstick.samples);
+    const memcpy = { ...pooled, gbps: (8 * yardstick.floats) / pooled.medianNs, method: memcpyMethod };
     nk.setBackend(info.nativeAvailable ? 'native' : 'js');
     if (info.nativeAvailable) nk.setIsa('auto');
 
@@ -186,7 +185,7 @@ export async function runBench(o: BenchOptions, argv: readonly string[], hooks: 
       const t = time(r);
       if (t === null) continue;
       r.gbps = bytes / t;
-      r.fractionOfMemcpy = memcpy ? memcpy.medianNs / t : null;
+      r.fractionOfMemcpy = r.memcpy ? r.memcpy.medianNs / t : null;
       r.speedupVsJs = jsNs !== null && r.backend !== 'js' ? jsNs / t : null;
     }
     cases.push({ op: op.name, family: op.family, pass: op.pass, shape: shape.text, elements: shape.dims.reduce((a, b) => a * b, 1), bytes, memcpy, results });
@@ -217,10 +216,29 @@ export async function runBench(o: BenchOptions, argv: readonly string[], hooks: 
 }
 
 function emptyResult(id: string, kind: BackendResult['kind'], c: CheckResult, skippedReason: string | null): BackendResult {
-  return { backend: id, kind, check: c, prealloc: null, alloc: null, threaded: null, basis: null, gbps: null, fractionOfMemcpy: null, speedupVsJs: null, skipped: skippedReason };
+  return { backend: id, kind, check: c, prealloc: null, alloc: null, threaded: null, basis: null, gbps: null, memcpy: null, fractionOfMemcpy: null, speedupVsJs: null, skipped: skippedReason };
 }
 
-async function runTarget(op: AnyOpEntry, inputs: unknown, ref: Arrays, t: Target, threads: number, settings: ModeSettings): Promise<BackendResult> {
+/** The memcpy an op is measured against, and its samples so far in this case (every backend's, pooled). */
+interface Yardstick {
+  floats: number;
+  copy: () => void;
+  samples: Samples[];
+}
+
+// Times `timed` (a backend's headline timing) with the memcpy yardstick timed just before and just after it,
+// half the budget each, and returns both. The machine's bandwidth drifts by 10-30% within minutes (it is
+// shared); one memcpy per size for the whole run put that drift into the ratios, this pairing keeps it out.
+async function besideMemcpy(yardstick: Yardstick, settings: ModeSettings, timed: () => Promise<Stats>): Promise<{ stats: Stats; memcpy: Stats }> {
+  const half = { ...settings, budgetMs: settings.budgetMs / 2 };
+  const before = await sample(yardstick.copy, half, { dropGcSamples: true });
+  const stats = await timed();
+  const after = await sample(yardstick.copy, half, { dropGcSamples: true });
+  yardstick.samples.push(before, after);
+  return { stats, memcpy: pool([before, after]) };
+}
+
+async function runTarget(op: AnyOpEntry, inputs: unknown, ref: Arrays, t: Target, threads: number, settings: ModeSettings, yardstick: Yardstick): Promise<BackendResult> {
   t.use();
   const out = op.allocate(inputs);
   let c: CheckResult;
@@ -232,7 +250,7 @@ async function runTarget(op: AnyOpEntry, inputs: unknown, ref: Arrays, t: Target
   }
   if (!c.passed) return emptyResult(t.id, t.kind, c, 'failed its check: not timed');
 
-  const prealloc = await measure(() => op.call(inputs, out), settings, { dropGcSamples: true });
+  const { stats: prealloc, memcpy } = await besideMemcpy(yardstick, settings, () => measure(() => op.call(inputs, out), settings, { dropGcSamples: true }));
   const alloc = await measure(() => op.callAllocating(inputs), { ...settings, budgetMs: settings.allocBudgetMs }, { dropGcSamples: false });
   let threaded: BackendResult['threaded'] = null;
   const chunks = op.rowSlices ? rowChunks(op.rowSlices.rows(inputs), threads) : [];
@@ -245,10 +263,10 @@ async function runTarget(op: AnyOpEntry, inputs: unknown, ref: Arrays, t: Target
     if (tc.passed) threaded = { ...(await measure(fn, settings, { dropGcSamples: true })), threads: chunks.length };
     else c = { ...tc, problem: 'the threaded (row-sliced async) result differs from the reference' };
   }
-  return { ...emptyResult(t.id, t.kind, c, null), prealloc, alloc, threaded, basis: 'prealloc' };
+  return { ...emptyResult(t.id, t.kind, c, null), prealloc, alloc, threaded, basis: 'prealloc', memcpy };
 }
 
-async function runPeer(op: AnyOpEntry, inputs: unknown, ref: Arrays, p: LoadedPeer, shape: ParsedShape, settings: ModeSettings): Promise<BackendResult> {
+async function runPeer(op: AnyOpEntry, inputs: unknown, ref: Arrays, p: LoadedPeer, shape: ParsedShape, settings: ModeSettings, yardstick: Yardstick): Promise<BackendResult> {
   const make = op.peers?.[p.name];
   const unsupported = (why: string) => emptyResult(p.name, 'peer', { passed: true, maxRelError: null, tolerance: op.tolerance, compared: [], problem: null }, why);
   if (!make) return unsupported(`${p.label} has no ${op.name} here`);
@@ -266,8 +284,8 @@ async function runPeer(op: AnyOpEntry, inputs: unknown, ref: Arrays, p: LoadedPe
       c = check(ref, null, op.tolerance, e);
     }
     if (!c.passed) return emptyResult(p.name, 'peer', c, 'failed its check: not timed');
-    const alloc = await measure(() => peerCase.run(), settings, { dropGcSamples: false });
-    return { ...emptyResult(p.name, 'peer', c, null), alloc, basis: 'alloc' };
+    const { stats: alloc, memcpy } = await besideMemcpy(yardstick, settings, () => measure(() => peerCase.run(), settings, { dropGcSamples: false }));
+    return { ...emptyResult(p.name, 'peer', c, null), alloc, basis: 'alloc', memcpy };
   } finally {
     peerCase.dispose?.();
   }

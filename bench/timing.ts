@@ -77,11 +77,30 @@ export function stopWatchingGc(): void {
 
 const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
+/** The samples of one measurement: time per call of each kept sample, before any statistics. */
+export interface Samples {
+  perCallNs: number[];
+  callsPerSample: number;
+  gcDropped: number;
+}
+
 /**
  * Times fn (sync, or async when it returns a Promise, awaited per call). Returns the statistics of the
  * time per call.
  */
 export async function measure(fn: () => unknown, settings: TimingSettings, options: { dropGcSamples: boolean }): Promise<Stats> {
+  const s = await sample(fn, settings, options);
+  return summarize(s.perCallNs, s.callsPerSample, s.gcDropped);
+}
+
+/** Statistics over several measurements of the same thing, their samples pooled. */
+export function pool(parts: readonly Samples[]): Stats {
+  return summarize(parts.flatMap((p) => p.perCallNs), Math.max(...parts.map((p) => p.callsPerSample)),
+    parts.reduce((n, p) => n + p.gcDropped, 0));
+}
+
+/** measure() without the statistics: the samples, to be pooled with others (pool()). */
+export async function sample(fn: () => unknown, settings: TimingSettings, options: { dropGcSamples: boolean }): Promise<Samples> {
   watchGc();
   const call = async (n: number): Promise<number> => {
     const t0 = performance.now();
@@ -134,5 +153,5 @@ export async function measure(fn: () => unknown, settings: TimingSettings, optio
     // Keep every sample if collections hit nearly all of them: then they are part of the op's cost.
     if (clean.length >= Math.max(3, samples.length / 2)) kept = clean;
   }
-  return summarize(kept.map((s) => s[2] * 1e6), callsPerSample, samples.length - kept.length);
+  return { perCallNs: kept.map((s) => s[2] * 1e6), callsPerSample, gcDropped: samples.length - kept.length };
 }

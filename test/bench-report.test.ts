@@ -21,7 +21,7 @@ const check = (passed: boolean, err: number | null) => ({ passed, maxRelError: e
 const result = (backend: string, kind: 'native' | 'js' | 'peer', ns: number | null, extra: object = {}) => ({
   backend, kind, check: check(true, 1e-7), prealloc: ns !== null && kind !== 'peer' ? stats(ns) : null,
   alloc: ns !== null ? stats(ns * 2) : null, threaded: null, basis: ns === null ? null : kind === 'peer' ? 'alloc' as const : 'prealloc' as const,
-  gbps: ns !== null ? 1000 / ns : null, fractionOfMemcpy: ns !== null ? 100 / ns : null, speedupVsJs: ns !== null && kind !== 'js' ? 5000 / ns : null, skipped: null, ...extra,
+  gbps: ns !== null ? 1000 / ns : null, memcpy: ns !== null ? stats(100) : null, fractionOfMemcpy: ns !== null ? 100 / ns : null, speedupVsJs: ns !== null && kind !== 'js' ? 5000 / ns : null, skipped: null, ...extra,
 });
 
 function fixture(): Report {
@@ -60,6 +60,7 @@ describe('the JSON report and its schema', () => {
     r.cases[0].results[1].prealloc = stats(1); // a failed check must not be timed
     r.cases[0].results[2].gbps = 'fast';
     r.cases[0].memcpy.q1Ns = 1e9;
+    r.cases[0].results[0].memcpy = null; // a ratio without the memcpy it was taken against
     const problems = checkReport(r);
     expect(problems).toEqual(expect.arrayContaining([
       `schema must be '${SCHEMA}'`,
@@ -67,6 +68,7 @@ describe('the JSON report and its schema', () => {
       'cases[0].results[1]: a backend that failed its check must not be timed',
       'cases[0].results[2].gbps must be a number or null',
       'cases[0].memcpy: q1 <= median <= q3',
+      'cases[0].results[0]: fractionOfMemcpy goes with a timed backend\'s memcpy',
     ]));
     expect(checkReport(null)).toEqual(['the report must be an object']);
     expect(checkReport({ ...fixture(), cases: 3 })).toContain('cases must be an array');
