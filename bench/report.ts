@@ -170,7 +170,7 @@ function summaryLines(report: Report): string[] {
       (m.nativeAvailable ? `, native ISAs: ${m.supportedIsas.join(', ')}` : `, native addon unavailable: ${m.fallbackReason}`),
     `Timing: warm-up ${report.settings.warmupMs} ms, then samples for ${report.settings.budgetMs} ms (allocating: ${report.settings.allocBudgetMs} ms), ` +
       `at least ${report.settings.minSamples}; median time per call; spread: half the interquartile range, relative to the median. GB/s counts the op's minimal bytes; ` +
-      '"of memcpy" compares with a native memcpy of as many bytes; "vs TS" is the TypeScript backend\'s time over this one.',
+      '"of memcpy" compares with a native memcpy of as many bytes, timed just before and after each backend (the memcpy row pools those); "vs TS" is the TypeScript backend\'s time over this one.',
   ];
   if (report.cases.some((c) => c.results.some((r) => r.basis === 'alloc')))
     lines.push('* peers allocate their outputs on every call: their time is the allocating one.');
