@@ -176,6 +176,32 @@ for (const t of targets()) {
       }
     });
 
+    // Channels-last normalising takes the folded y = x * a + (b - mean * a) only while every channel's mean is
+    // within 8 standard deviations of zero (see fold_columns() in native/kernels/batch_norm.inl).
+    it('channels-last: means up to 8 std from zero stay within 2e-6; one far channel keeps every channel exact', () => {
+      t.use();
+      const r = rng(12), rows = 96, C = 40;
+      const sd = Array.from({ length: C }, (_, c) => 0.01 * 3 ** (c % 7));
+      const w = r.normals(C, 1, 0.3), b = r.normals(C, 0, 0.5);
+      const runningVar = Float32Array.from(sd, (s) => s * s - 1e-5 > 0 ? s * s - 1e-5 : s * s);
+      for (const far of [false, true]) {
+        // Means at +-7.9 std (inside the bound), or channel 0 at 1e4 with a 1e-2 spread.
+        const runningMean = Float32Array.from(sd, (s, c) => (c % 2 ? 7.9 : -7.9) * s);
+        if (far) { runningMean[0] = 1e4; runningVar[0] = 1e-4; sd[0] = Math.sqrt(1e-4 + 1e-5); }
+        const x = new Float32Array(rows * C);
+        for (let i = 0; i < rows; i++) for (let c = 0; c < C; c++) x[i * C + c] = runningMean[c] + sd[c] * r.normal();
+        const got = nk.batchNorm(x, [rows, C], { weight: w, bias: b, runningMean, runningVar, layout: 'NHWC' });
+        const ref = refBatchNorm(x, rows, C, 1, 'NHWC', { w, b, training: false, runningMean, runningVar, eps: 1e-5 });
+        for (let c = 0; c < C; c++) {
+          const gotc = Array.from({ length: rows }, (_, i) => got.output[i * C + c]);
+          const refc = Array.from({ length: rows }, (_, i) => ref.y[i * C + c]);
+          // Relative to the channel's output scale: |w| (x-hat is ~1) plus |b|.
+          const bound = far ? 5e-7 : 2e-6; // measured: ~2e-7 (centred, as everywhere), ~4.6e-7 folded at 7.9 std
+          expect(relError(gotc, refc, Math.abs(w[c]) + Math.abs(b[c])), `far ${far}, channel ${c}`).toBeLessThan(bound);
+        }
+      }
+    });
+
     it('channels-last is the transposition of channels-first', () => {
       t.use();
       const r = rng(6), N = 3, C = 5, S = 12;

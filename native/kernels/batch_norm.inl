@@ -77,9 +77,27 @@ inline bool stream_output(const BatchNormShape& sh, const float* y, size_t array
 // (784 bytes) the two were level, from 21x21 (1764 bytes) streaming wins.
 constexpr size_t kMinStreamedRunBytes = 1024;
 
+// Whether channels-last rows may take the folded form y = x * a + b' (b' = b - hi * a, rounded once: hi * a
+// is exact in double) for all w columns: when every channel's mean is within kUncentredMaxOffset standard
+// deviations of zero (|hi * a| <= 8 |weight|, a being invstd * weight), where it loses at most ~5e-7 of the
+// output's scale (measured: 4.6e-7 at 7.9). It saves a load per vector, what the sweep waits on when x is in
+// cache: C++ and Node, [256,512] inference 1.04-1.1x, [16384,64] 1.17x, [100352,64] 1.08x. Otherwise
+// (x - hi) * a + b, exact for any mean. Writes b' into folded when it may.
+inline bool fold_columns(const float* hi, const float* a, const float* b, const float* weight, size_t w,
+                         float* folded) {
+  size_t far = 0;  // counted without branches, so that the loops vectorize
+  if (weight)
+    for (size_t j = 0; j < w; ++j) far += !(std::fabs(hi[j] * a[j]) <= kUncentredMaxOffset * std::fabs(weight[j]));
+  else
+    for (size_t j = 0; j < w; ++j) far += !(std::fabs(hi[j] * a[j]) <= kUncentredMaxOffset);
+  if (far) return false;
+  for (size_t j = 0; j < w; ++j) folded[j] = float(double(b[j]) - double(hi[j]) * double(a[j]));
+  return true;
+}
+
 // y = (x - mean[ch]) * invstd[ch] * w + b everywhere, with coef(ch) giving each channel's Affine.
 template <typename Coef>
-inline void apply_affine(const BatchNormShape& sh, const float* x, float* y, Coef coef) {
+inline void apply_affine(const BatchNormShape& sh, const float* x, float* y, const float* weight, Coef coef) {
   Affine f[kChunk];
   const bool streaming =
       stream_output(sh, y, 2) && (sh.channels_last || sh.s * sizeof(float) >= kMinStreamedRunBytes);
@@ -89,9 +107,10 @@ inline void apply_affine(const BatchNormShape& sh, const float* x, float* y, Coe
       const size_t w = sh.c - j0 < kChunk ? sh.c - j0 : kChunk;
       for (size_t j = 0; j < w; ++j) f[j] = coef(j0 + j);
       if (sh.channels_last) {
-        float hi[kChunk], a[kChunk], b[kChunk];
+        float hi[kChunk], a[kChunk], b[kChunk], folded[kChunk];
         for (size_t j = 0; j < w; ++j) hi[j] = f[j].hi, a[j] = f[j].a, b[j] = f[j].b;
-        affine_rows<S>(x, y, sh.n * sh.s, sh.c, j0, w, hi, a, b);
+        const bool fold = fold_columns(hi, a, b, weight ? weight + j0 : nullptr, w, folded);
+        affine_rows<S>(x, y, sh.n * sh.s, sh.c, j0, w, hi, a, b, fold ? folded : nullptr);
       } else {
         for (size_t i = 0; i < sh.n; ++i)
           for (size_t j = 0; j < w; ++j) {
@@ -132,7 +151,7 @@ void batch_norm_forward(const BatchNormForward& a) {
     // The running statistics, also reported as the saved ones (what an inference-mode backward uses).
     // Not folded into x * a + (b - mean * a): x - mean first costs nothing measurable (the pass is bound by
     // memory) and stays exact for any mean.
-    apply_affine(sh, a.x, a.y, [&](size_t ch) {
+    apply_affine(sh, a.x, a.y, a.weight, [&](size_t ch) {
       const double invstd = 1.0 / std::sqrt(double(a.running_var[ch]) + double(a.eps));
       if (a.save_mean) a.save_mean[ch] = a.running_mean[ch];
       if (a.save_invstd) a.save_invstd[ch] = float(invstd);
@@ -157,7 +176,7 @@ void batch_norm_forward(const BatchNormForward& a) {
       record_batch_stats(a, j0, w, mean, m2);
     }
     // The normalisation from the saved statistics (the binding requires save_mean and save_invstd).
-    apply_affine(sh, a.x, a.y, [&](size_t ch) {
+    apply_affine(sh, a.x, a.y, a.weight, [&](size_t ch) {
       return make_affine(a.save_mean[ch], double(a.save_invstd[ch]), a.weight, a.bias, ch);
     });
     return;
@@ -342,7 +361,7 @@ void batch_norm_stats(const BatchNormStats& a) {
 }
 
 void batch_norm_elemt(const BatchNormElemt& a) {
-  apply_affine(a.shape, a.x, a.y, [&](size_t ch) {
+  apply_affine(a.shape, a.x, a.y, a.weight, [&](size_t ch) {
     return make_affine(a.mean[ch], double(a.invstd[ch]), a.weight, a.bias, ch);
   });
 }
