@@ -81,8 +81,8 @@ constexpr size_t kMinStreamedRunBytes = 1024;
 // is exact in double) for all w columns: when every channel's mean is within kUncentredMaxOffset standard
 // deviations of zero (|hi * a| <= 8 |weight|, a being invstd * weight), where it loses at most ~5e-7 of the
 // output's scale (measured: 4.6e-7 at 7.9). It saves a load per vector, what the sweep waits on when x is in
-// cache: C++ and Node, [256,512] inference 1.04-1.1x, [16384,64] 1.17x, [100352,64] 1.08x. Otherwise
-// (x - hi) * a + b, exact for any mean. Writes b' into folded when it may.
+// cache: in Node, [256,512] inference 1.10-1.16x, [16384,64] 1.16x, [100352,64] 1.08-1.11x (see affine_rows()
+// for where it is not used). Otherwise (x - hi) * a + b, exact for any mean. Writes b' into folded when it may.
 inline bool fold_columns(const float* hi, const float* a, const float* b, const float* weight, size_t w,
                          float* folded) {
   size_t far = 0;  // counted without branches, so that the loops vectorize
@@ -149,8 +149,8 @@ void batch_norm_forward(const BatchNormForward& a) {
   const double count = bn_count(sh);
   if (!a.training) {
     // The running statistics, also reported as the saved ones (what an inference-mode backward uses).
-    // Not folded into x * a + (b - mean * a): x - mean first costs nothing measurable (the pass is bound by
-    // memory) and stays exact for any mean.
+    // Channels-first runs keep x - mean (it costs nothing measurable there and stays exact for any mean);
+    // channels-last rows fold it when every mean allows (fold_columns()).
     apply_affine(sh, a.x, a.y, a.weight, [&](size_t ch) {
       const double invstd = 1.0 / std::sqrt(double(a.running_var[ch]) + double(a.eps));
       if (a.save_mean) a.save_mean[ch] = a.running_mean[ch];

@@ -304,95 +304,94 @@ inline bool narrow_rows(size_t C, size_t w) { return w == C && C % kLanes == 0 &
 template <bool Stream, bool kXInL2, bool kCentred>
 inline void affine_rows_as(const float* x, float* y, size_t rows, size_t C, size_t j0, size_t w, const float* hi,
                            const float* a, const float* b) {
-  {
-    constexpr size_t K = kCentred ? 3 : 2;  // coefficient arrays: hi, a, b or a, b
-    const float* cols[K];
-    for (size_t k = 0; k < K; ++k) cols[k] = k == K - 1 ? b : k == K - 2 ? a : hi;
-    auto put = [&](float* p, Vf v) {
-      if constexpr (Stream)
-        stream(p, v);
-      else
-        store(p, v);
-    };
-    // p: x, then the K coefficient arrays
-    auto vec = [](const float* const* p) {
-      if constexpr (kCentred) return muladd(sub(load(p[0]), load(p[1])), load(p[2]), load(p[3]));
-      return muladd(load(p[0]), load(p[1]), load(p[2]));
-    };
-    auto at = [&](const float* xr, size_t j) {  // row xr's vector at column j
-      if constexpr (kCentred) {
-        const float* p[] = {xr + j, hi + j, a + j, b + j};
-        return vec(p);
-      } else {
-        const float* p[] = {xr + j, a + j, b + j};
-        return vec(p);
-      }
-    };
-    auto one = [&](float v, size_t j) {
-      if constexpr (kCentred) return (v - hi[j]) * a[j] + b[j];
-      return v * a[j] + b[j];
-    };
-    if ((Stream || kXInL2) && flat_rows(y, C, w)) {
-      const size_t first = flat_start(y);
-      const RotatedColumns<K> rc(cols, C, first);
-      flat_sweep(rows * C, C, first, [&](size_t f, size_t q) {
-        const float* p[K + 1] = {x + f};
-        for (size_t k = 0; k < K; ++k) p[k + 1] = rc.at(q, k);
-        return vec(p);
-      }, [&](size_t f, Vf v) { put(y + f, v); },
-         [&](size_t f, size_t count) { flat_partial<1, K>(f, count, C, {x}, cols, y, vec); });
-      return;
+  constexpr size_t K = kCentred ? 3 : 2;  // coefficient arrays: hi, a, b or a, b
+  const float* cols[K];
+  for (size_t k = 0; k < K; ++k) cols[k] = k == K - 1 ? b : k == K - 2 ? a : hi;  // the last K of hi, a, b
+  auto put = [&](float* p, Vf v) {
+    if constexpr (Stream)
+      stream(p, v);
+    else
+      store(p, v);
+  };
+  // p: x, then the K coefficient arrays
+  auto vec = [](const float* const* p) {
+    if constexpr (kCentred) return muladd(sub(load(p[0]), load(p[1])), load(p[2]), load(p[3]));
+    return muladd(load(p[0]), load(p[1]), load(p[2]));
+  };
+  auto at = [&](const float* xr, size_t j) {  // row xr's vector at column j
+    if constexpr (kCentred) {
+      const float* p[] = {xr + j, hi + j, a + j, b + j};
+      return vec(p);
+    } else {
+      const float* p[] = {xr + j, a + j, b + j};
+      return vec(p);
     }
-    // Two rows at a time while x is at most twice L2, so that each column's coefficients are loaded once for
-    // both: with four loads to a store, loads set the pace when x comes from cache. Measured in Node against
-    // row by row: 1.05-1.16x at [64..4096, 64..1024] up to 2 MiB (BatchNorm inference [256,512] 1.09-1.1x,
-    // training 1.05x); from 4 MiB, where x streams from L3, 0.88-0.93x. Two rows' vectors for two columns are
-    // computed before any is stored (4K aliasing, see for_vector_quads(); through for_vector_quads() the
-    // one-row loop measured 0.86-0.89x).
-    size_t r = 0;
-    const size_t pair_rows = rows * C * sizeof(float) <= kPairedRowsMaxBytes ? rows : 0;
-    for (; r + 2 <= pair_rows; r += 2) {
-      const float* xr = x + r * C + j0;
-      float* yr = y + r * C + j0;
-      auto pair = [&](size_t j, Vf& v0, Vf& v1) {
-        v0 = at(xr, j);
-        v1 = at(xr + C, j);
-      };
-      size_t j = 0;
-      for (; j + 2 * kLanes <= w; j += 2 * kLanes) {
-        Vf v[4];
-        pair(j, v[0], v[1]);
-        pair(j + kLanes, v[2], v[3]);
-        put(yr + j, v[0]);
-        put(yr + C + j, v[1]);
-        put(yr + j + kLanes, v[2]);
-        put(yr + C + j + kLanes, v[3]);
-      }
-      for (; j + kLanes <= w; j += kLanes) {
-        Vf v0, v1;
-        pair(j, v0, v1);
-        put(yr + j, v0);
-        put(yr + C + j, v1);
-      }
-      for (; j < w; ++j) {
-        yr[j] = one(xr[j], j);
-        yr[C + j] = one(xr[C + j], j);
-      }
+  };
+  auto one = [&](float v, size_t j) {
+    if constexpr (kCentred) return (v - hi[j]) * a[j] + b[j];
+    return v * a[j] + b[j];
+  };
+  if ((Stream || kXInL2) && flat_rows(y, C, w)) {
+    const size_t first = flat_start(y);
+    const RotatedColumns<K> rc(cols, C, first);
+    flat_sweep(rows * C, C, first, [&](size_t f, size_t q) {
+      const float* p[K + 1] = {x + f};
+      for (size_t k = 0; k < K; ++k) p[k + 1] = rc.at(q, k);
+      return vec(p);
+    }, [&](size_t f, Vf v) { put(y + f, v); },
+       [&](size_t f, size_t count) { flat_partial<1, K>(f, count, C, {x}, cols, y, vec); });
+    return;
+  }
+  // Two rows at a time while x is at most twice L2, so that each column's coefficients are loaded once for
+  // both: with four loads to a store, loads set the pace when x comes from cache. Measured in Node against
+  // row by row: 1.05-1.16x at [64..4096, 64..1024] up to 2 MiB (BatchNorm inference [256,512] 1.09-1.1x,
+  // training 1.05x); from 4 MiB, where x streams from L3, 0.88-0.93x. Two rows' vectors for two columns are
+  // computed before any is stored (4K aliasing, see for_vector_quads(); through for_vector_quads() the
+  // one-row loop measured 0.86-0.89x).
+  size_t r = 0;
+  const size_t pair_rows = rows * C * sizeof(float) <= kPairedRowsMaxBytes ? rows : 0;
+  for (; r + 2 <= pair_rows; r += 2) {
+    const float* xr = x + r * C + j0;
+    float* yr = y + r * C + j0;
+    auto pair = [&](size_t j, Vf& v0, Vf& v1) {
+      v0 = at(xr, j);
+      v1 = at(xr + C, j);
+    };
+    size_t j = 0;
+    for (; j + 2 * kLanes <= w; j += 2 * kLanes) {
+      Vf v[4];
+      pair(j, v[0], v[1]);
+      pair(j + kLanes, v[2], v[3]);
+      put(yr + j, v[0]);
+      put(yr + C + j, v[1]);
+      put(yr + j + kLanes, v[2]);
+      put(yr + C + j + kLanes, v[3]);
     }
-    for (; r < rows; ++r) {
-      const float* xr = x + r * C + j0;
-      float* yr = y + r * C + j0;
-      auto step = [&](size_t j) { return at(xr, j); };
-      size_t j = 0;
-      for (; j + 4 * kLanes <= w; j += 4 * kLanes) {
-        const Vf v[] = {step(j), step(j + kLanes), step(j + 2 * kLanes), step(j + 3 * kLanes)};
-        for (size_t k = 0; k < 4; ++k) put(yr + j + k * kLanes, v[k]);
-      }
-      for (; j + kLanes <= w; j += kLanes) put(yr + j, step(j));
-      for (; j < w; ++j) yr[j] = one(xr[j], j);
+    for (; j + kLanes <= w; j += kLanes) {
+      Vf v0, v1;
+      pair(j, v0, v1);
+      put(yr + j, v0);
+      put(yr + C + j, v1);
+    }
+    for (; j < w; ++j) {
+      yr[j] = one(xr[j], j);
+      yr[C + j] = one(xr[C + j], j);
     }
   }
+  for (; r < rows; ++r) {
+    const float* xr = x + r * C + j0;
+    float* yr = y + r * C + j0;
+    auto step = [&](size_t j) { return at(xr, j); };
+    size_t j = 0;
+    for (; j + 4 * kLanes <= w; j += 4 * kLanes) {
+      const Vf v[] = {step(j), step(j + kLanes), step(j + 2 * kLanes), step(j + 3 * kLanes)};
+      for (size_t k = 0; k < 4; ++k) put(yr + j + k * kLanes, v[k]);
+    }
+    for (; j + kLanes <= w; j += kLanes) put(yr + j, step(j));
+    for (; j < w; ++j) yr[j] = one(xr[j], j);
+  }
 }
+// The channels-last normalise: affine_narrow_rows() for rows of at most four vectors, else affine_rows_as().
 // b_folded, when given, holds b - hi * a (see fold_columns() in batch_norm.inl): the sweep then takes the
 // folded y = x * a + b_folded where that measured faster, everywhere but row by row from L3 (in Node, 0.91-0.94x
 // at [6272,256], against 1.04-1.17x elsewhere).
