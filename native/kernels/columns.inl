@@ -260,7 +260,8 @@ constexpr size_t kPairedRowsMaxBytes = size_t(2) << 20;
 // coefficients stay in registers for all rows, and the sweep loads nothing but x. In C++ against the general
 // sweep: [16384,48] 1.23x, [4096,64] 1.04-1.09x, [8192,32] 1.0-1.07x. (Its own function: inside the general one
 // it made the row-by-row loop there 4-5% slower at [6272,256].)
-template <bool Stream, bool kCentred>
+// Plain stores only: a streamed output of such rows goes through the flat run.
+template <bool kCentred>
 inline void affine_narrow_rows(const float* x, float* y, size_t rows, size_t C, const float* const* cols) {
   constexpr size_t K = kCentred ? 3 : 2;  // coefficient arrays: hi, a, b or a, b
   auto sweep = [&](auto steps) {
@@ -277,12 +278,7 @@ inline void affine_narrow_rows(const float* x, float* y, size_t rows, size_t C, 
         else
           v[q] = muladd(xv, c[q][0], c[q][1]);
       }
-      for (size_t q = 0; q < kSteps; ++q) {
-        if constexpr (Stream)
-          stream(y + r * C + q * kLanes, v[q]);
-        else
-          store(y + r * C + q * kLanes, v[q]);
-      }
+      for (size_t q = 0; q < kSteps; ++q) store(y + r * C + q * kLanes, v[q]);
     }
   };
   switch (C / kLanes) {
@@ -398,15 +394,15 @@ inline void affine_rows_as(const float* x, float* y, size_t rows, size_t C, size
 template <bool Stream, bool kXInL2 = false>
 inline void affine_rows(const float* x, float* y, size_t rows, size_t C, size_t j0, size_t w, const float* hi,
                         const float* a, const float* b, const float* b_folded = nullptr) {
-  const bool flat = (Stream || kXInL2) && flat_rows(y, C, w), narrow = !flat && narrow_rows(C, w);
+  const bool flat = (Stream || kXInL2) && flat_rows(y, C, w), narrow = !Stream && !flat && narrow_rows(C, w);
   const bool fold = b_folded && (flat || narrow || rows * C * sizeof(float) <= kPairedRowsMaxBytes);
   if (narrow) {
     const float* centred[] = {hi, a, b};
     const float* folded[] = {a, b_folded};
     if (fold)
-      affine_narrow_rows<Stream, false>(x, y, rows, C, folded);
+      affine_narrow_rows<false>(x, y, rows, C, folded);
     else
-      affine_narrow_rows<Stream, true>(x, y, rows, C, centred);
+      affine_narrow_rows<true>(x, y, rows, C, centred);
   } else if (fold) {
     affine_rows_as<Stream, kXInL2, false>(x, y, rows, C, j0, w, nullptr, a, b_folded);
   } else {
