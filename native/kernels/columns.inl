@@ -119,12 +119,15 @@ inline void column_sums(const float* data, size_t rows, size_t C, size_t j0, siz
 inline void column_stats(const float* x, size_t rows, size_t C, size_t j0, size_t w, double* mean, double* m2) {
   float shift[kChunk];
   double su[kChunk], sv[kChunk];
-  // The shift: the mean of the first rows, near the column's mean unless the rows are sorted (checked).
+  // The shift: the mean of the first rows, near the column's mean unless the rows are sorted (checked). In
+  // float, each value scaled before it is added (no overflow): the shift only has to be near the mean. (Summed
+  // in double it took a fifth of the statistics' time at [128,1024]; training [32,768] 1.16x, [128,1024]
+  // 1.06x, [256,512] 1.03x in Node.)
   const size_t head = rows < 32 ? rows : 32;
-  for (size_t j = 0; j < w; ++j) su[j] = 0;
+  const float scale = 1.0f / float(head ? head : 1);
+  for (size_t j = 0; j < w; ++j) shift[j] = 0;
   for (size_t r = 0; r < head; ++r)  // row by row: contiguous reads
-    for (size_t j = 0; j < w; ++j) su[j] += x[r * C + j0 + j];
-  for (size_t j = 0; j < w; ++j) shift[j] = float(su[j] / double(head ? head : 1));
+    for (size_t j = 0; j < w; ++j) shift[j] += x[r * C + j0 + j] * scale;
   auto vec = [&](ptrdiff_t off, Vf c, Vf& u, Vf& v, auto ld) {
     const Vf d = sub(ld(x + off), c);
     u = add(u, d);
