@@ -112,7 +112,11 @@ function main(argv) {
     for (let i = 1; i <= runs; ++i) {
       run(process.execPath, ['dist/bench/cli.js', '--backends', 'avx512,avx2,js', '--json', '--budget', '150',
         '--no-progress'], path.join(dir, `normkit-${i}.json`));
-      run(opt('--python', 'python3'), ['bench/pytorch/compare.py', '--json'], path.join(dir, `pytorch-${i}.json`));
+      try {
+        run(opt('--python', 'python3'), ['bench/pytorch/compare.py', '--json'], path.join(dir, `pytorch-${i}.json`));
+      } catch (e) {
+        throw new Error(`${e.message}\n(compare.py needs a Python with torch: pass its path with --python)`);
+      }
       console.error(`${new Date().toISOString()} pair ${i}/${runs} done (${dir})`);
     }
   }
