@@ -12,6 +12,8 @@ const shapes: [number[], number[]][] = [
   [[17, 100], [100]], [[3, 20, 5], [5]],
   // Long rows: backward blocks of 4 (20000 floats) and of 2 (16384: rows a multiple of 4 KiB apart), then a single row.
   [[5, 20000], [20000]], [[3, 16384], [16384]],
+  // Forward row pairs of longer rows (unstreamed): 1024 floats (4 KiB apart), 2500 (odd row count).
+  [[16, 1024], [1024]], [[17, 2500], [2500]],
 ];
 
 describe('reference LayerNorm gradients match finite differences (float64)', () => {
@@ -46,9 +48,10 @@ for (const t of targets()) {
       }
     });
 
-    it('stays exact on hard rows: large offsets, tiny spread, constant rows, huge magnitudes', () => {
+    // One row at a time, and stacked 18 deep, where rows go in pairs (768 floats, and 1024 and 4096 unstreamed).
+    it.each([768, 1024, 4096])('stays exact on hard rows: large offsets, tiny spread, constant rows, huge magnitudes (%i columns)', (cols) => {
       t.use();
-      const r = rng(3), cols = 768;
+      const r = rng(3);
       const rows: [string, Float32Array][] = [
         ['1e4 + N(0, 1e-2)', r.normals(cols, 1e4, 1e-2)],
         ['3e5 + N(0, 1)', r.normals(cols, 3e5, 1)],
@@ -68,6 +71,16 @@ for (const t of targets()) {
         expect(relError(got.output, ref.y), name).toBeLessThan(2e-5);
         expect(relError(got.mean, ref.mean), name).toBeLessThan(1e-6);
         expect(relError(got.rstd, ref.rstd), name).toBeLessThan(1e-5);
+      }
+      const stacked = new Float32Array(18 * cols);
+      for (let i = 0; i < 18; ++i) stacked.set(rows[i % rows.length][1], i * cols);
+      const got = nk.layerNorm(stacked, [18, cols], [cols], { weight: w, bias: b });
+      for (let i = 0; i < 18; ++i) {
+        const name = `${rows[i % rows.length][0]}, row ${i} of 18`, x = stacked.subarray(i * cols, (i + 1) * cols);
+        const ref = refLayerNorm(x, 1, cols, w, b, 1e-5);
+        expect(relError(got.output.subarray(i * cols, (i + 1) * cols), ref.y), name).toBeLessThan(2e-5);
+        expect(relError(got.mean.subarray(i, i + 1), ref.mean), name).toBeLessThan(1e-6);
+        expect(relError(got.rstd.subarray(i, i + 1), ref.rstd), name).toBeLessThan(1e-5);
       }
     });
 
@@ -184,7 +197,7 @@ for (const t of targets()) {
     it('forward and backward results are the same wherever the buffers sit', () => {
       t.use();
       const r = rng(13);
-      for (const [rows, cols] of [[17, 768], [16, 100], [19, 40], [5, 1000], [5, 1024], [6, 7]]) {
+      for (const [rows, cols] of [[17, 768], [16, 100], [19, 40], [5, 1000], [5, 1024], [6, 7], [16, 1024], [17, 1500]]) {
         const x = r.normals(rows * cols, 0.5, 2), w = r.normals(cols), b = r.normals(cols), dy = r.normals(rows * cols);
         const base = nk.layerNorm(x, [rows, cols], [cols], { weight: w, bias: b });
         const gbase = nk.layerNormBackward(dy, x, [rows, cols], cols, { mean: base.mean, rstd: base.rstd, weight: w });

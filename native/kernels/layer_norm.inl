@@ -4,20 +4,27 @@
 // rows.inl.
 //
 // Forward reads a row from memory once for its statistics, then normalises it from cache, last column first
-// (for_vectors()), while the next row is prefetched. Short rows go in pairs (layer_norm_forward_pairs()).
+// (for_vectors()), while the next row is prefetched. Rows of up to 4-16 KiB go in pairs (use_row_pairs()).
 // (Measured alternatives that were slower on our machines: finishing 4 rows per sweep; normalising row r in
 // the same sweep that gathers row r+1's statistics.)
 
-// Rows of up to 4 KiB that are not a multiple of 4 KiB apart (768 floats, say) are normalised two per sweep,
-// so that each weight and bias vector is loaded once per pair, from aligned records (ColumnRecords: a
-// vector of each side by side per step), and the sweep starts where y (x, when not streaming) is aligned,
-// so that these loads never straddle two cache lines. Measured in Node against one
-// row per sweep: 4096x768 1.3-1.4x, 2048x768 1.3x, 32x768 1.1x faster. (Rows 4 KiB apart share L1 sets, and
-// there pairs measured slower; below kPairMinRows rows the copy costs more than the pairs save.)
+// Rows are normalised two per sweep, so that each weight and bias vector is loaded once per pair, from aligned
+// records (ColumnRecords: a vector of each side by side per step), and the sweep starts where y (x, when not
+// streaming) is aligned, so that these loads never straddle two cache lines. Row by row, a long row's weight
+// and bias come from L2 for every row: it is L2's bandwidth, not the arithmetic, that sets the pace there.
+// Pairs are taken
+//  - for rows of up to 4 KiB that are not a multiple of 4 KiB apart (768 floats, say), streamed or not:
+//    measured in Node against one row per sweep, 4096x768 1.3-1.4x, 2048x768 1.3x, 32x768 1.1x faster;
+//  - for rows of up to 16 KiB when the output is not streamed: 64..512x1024 1.15-1.2x, 256x4096 1.17-1.2x,
+//    512x2500 1.1x, 16x4096 1.13x (AVX2 1.07-1.27x, scalar 1.11x).
+// Streamed rows of 4 KiB and more measured slower in pairs (8192x1024 0.67x, 1024x2048 0.82x, 4096x2048 0.83x,
+// 2048x4096 0.96x: rows a multiple of 4 KiB apart share L1 sets). Below kPairMinRows rows the copy into
+// records costs more than pairs save.
 constexpr size_t kPairMinRows = 16;
-inline bool use_row_pairs(size_t cols) {
+inline bool use_row_pairs(size_t cols, bool streamed) {
   const size_t row_bytes = cols * sizeof(float);
-  return row_bytes % 4096 != 0 && row_bytes <= 4096;
+  if (row_bytes % 4096 != 0 && row_bytes <= 4096) return true;
+  return !streamed && row_bytes <= (size_t(16) << 10);
 }
 
 void layer_norm_forward_pairs(const LayerNormForward& a, const StreamPlan& plan) {
@@ -108,7 +115,7 @@ void layer_norm_forward(const LayerNormForward& a) {
   // Row pairs need every row aligned alike when they stream (their records start where the output is aligned);
   // a streamed output whose rows are not goes row by row, each row peeling its own head.
   const bool streamed = stream_any_rows(a.y, a.rows, n, 2);
-  if (a.rows >= kPairMinRows && use_row_pairs(n) && plan.streaming == streamed)
+  if (a.rows >= kPairMinRows && use_row_pairs(n, streamed) && plan.streaming == streamed)
     return layer_norm_forward_pairs(a, plan);
   with_flags([&](auto has_w, auto has_b, auto stream_y) {
     for (size_t r = 0; r < a.rows; ++r) {
