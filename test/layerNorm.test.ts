@@ -10,7 +10,8 @@ const shapes: [number[], number[]][] = [
   [[7], [7]], [[3, 1], [1]], [[5, 3], [3]], [[4, 17], [17]], [[6, 100], [100]], [[9, 768], [768]],
   [[2, 3, 40], [3, 40]], [[0, 16], [16]], [[2, 2, 33], [33]], [[3, 4099], [4099]], [[6, 1000], [1000]],
   [[17, 100], [100]], [[3, 20, 5], [5]],
-  // Long rows: backward blocks of 4 (20000 floats) and of 2 (16384: rows a multiple of 4 KiB apart), then a single row.
+  // Long rows: backward blocks of 4 (20000 floats) and of 2 (16384: rows a multiple of 4 KiB apart), then a single row;
+  // the forward's rows over 64 KiB two at a time (20000: an odd last row).
   [[5, 20000], [20000]], [[3, 16384], [16384]],
   // Forward row pairs of longer rows (unstreamed): 1024 floats (4 KiB apart), 2500 (odd row count).
   [[16, 1024], [1024]], [[17, 2500], [2500]],
@@ -197,7 +198,7 @@ for (const t of targets()) {
     it('forward and backward results are the same wherever the buffers sit', () => {
       t.use();
       const r = rng(13);
-      for (const [rows, cols] of [[17, 768], [16, 100], [19, 40], [5, 1000], [5, 1024], [6, 7], [16, 1024], [17, 1500]]) {
+      for (const [rows, cols] of [[17, 768], [16, 100], [19, 40], [5, 1000], [5, 1024], [6, 7], [16, 1024], [17, 1500], [3, 16500]]) {
         const x = r.normals(rows * cols, 0.5, 2), w = r.normals(cols), b = r.normals(cols), dy = r.normals(rows * cols);
         const base = nk.layerNorm(x, [rows, cols], [cols], { weight: w, bias: b });
         const gbase = nk.layerNormBackward(dy, x, [rows, cols], cols, { mean: base.mean, rstd: base.rstd, weight: w });

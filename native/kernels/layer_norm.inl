@@ -21,6 +21,7 @@
 // 2048x4096 0.96x: rows a multiple of 4 KiB apart share L1 sets). Below kPairMinRows rows the copy into
 // records costs more than pairs save.
 constexpr size_t kPairMinRows = 16;
+
 inline bool use_row_pairs(size_t cols, bool streamed) {
   const size_t row_bytes = cols * sizeof(float);
   if (row_bytes % 4096 != 0 && row_bytes <= 4096) return true;
@@ -109,6 +110,115 @@ void layer_norm_forward_pairs(const LayerNormForward& a, const StreamPlan& plan)
   if (plan.streaming) stream_fence();
 }
 
+// The normalising sweep of one row over its vector steps [from, to), last first: y = ((x - hi) * rstd +
+// lo_rstd) * w + b, the mean as hi + lo keeping x - mean exact (see split()). `next`, when given, is pulled
+// towards L2 a line per step.
+template <bool kW, bool kB, bool kStream>
+inline void normalise_steps(const LayerNormForward& a, const float* x, float* y, float hi, float rstd, float lo_rstd,
+                            size_t from, size_t to, const float* next) {
+  const Vf vhi = set1(hi), vrstd = set1(rstd), vlo_rstd = set1(lo_rstd);
+  for_vector_quads(from, to, true, [&](size_t jq, auto count) {
+    // All loads, the weight's and bias's too, before any store (see for_vector_quads()).
+    Vf xv[count.value], wv[count.value], bv[count.value];
+    for (size_t q = 0; q < count.value; ++q) {
+      const size_t j = jq + q * kLanes;
+      if (next) prefetch_next(next + j);
+      xv[q] = load(x + j);
+      if constexpr (kW) wv[q] = load(a.weight + j);
+      if constexpr (kB) bv[q] = load(a.bias + j);
+    }
+    for (size_t q = 0; q < count.value; ++q) {
+      const size_t j = jq + q * kLanes;
+      Vf v = muladd(sub(xv[q], vhi), vrstd, vlo_rstd);
+      if constexpr (kW && kB)
+        v = muladd(v, wv[q], bv[q]);
+      else if constexpr (kW)
+        v = mul(v, wv[q]);
+      else if constexpr (kB)
+        v = add(v, bv[q]);
+      if constexpr (kStream)
+        stream(y + j, v);
+      else
+        store(y + j, v);
+    }
+  });
+}
+// The same for the element j (before `from` or from `to` on).
+template <bool kW, bool kB>
+inline float normalise_one(const LayerNormForward& a, float x, size_t j, float hi, float rstd, float lo_rstd) {
+  float v = (x - hi) * rstd + lo_rstd;
+  if constexpr (kW) v *= a.weight[j];
+  if constexpr (kB) v += a.bias[j];
+  return v;
+}
+
+// Columns per chunk in for_chunks_of_rows(): 4 KiB of weight and of bias.
+constexpr size_t kRowChunk = 1024;
+
+// Calls f(i, from, to) over the vector steps [head[i], tail[i]) of rows i < count (up to 2), chunk by chunk of
+// kRowChunk columns, last chunk first, each chunk for every row in turn: so that the sweeps load each chunk of
+// weight and bias from L3 once for both rows, from L1 for the second. Chunks count their steps from each row's
+// own head (rows need not be aligned alike).
+template <typename F>
+inline void for_chunks_of_rows(size_t count, const size_t (&head)[2], const size_t (&tail)[2], F&& f) {
+  size_t steps = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const size_t row_steps = (tail[i] - head[i]) / kLanes;
+    steps = row_steps > steps ? row_steps : steps;
+  }
+  constexpr size_t kChunkSteps = kRowChunk / kLanes;
+  for (size_t s1 = steps; s1 > 0;) {
+    const size_t s0 = s1 > kChunkSteps ? s1 - kChunkSteps : 0;
+    for (size_t i = 0; i < count; ++i) {
+      const size_t from = head[i] + s0 * kLanes, end = head[i] + s1 * kLanes, to = end < tail[i] ? end : tail[i];
+      if (from < to) f(i, from, to);
+    }
+    s1 = s0;
+  }
+}
+
+// Rows whose next row is fetched during their statistics (over 64 KiB, prefetch_during_statistics()) go two
+// at a time, their normalising sweeps taken chunk by chunk (for_chunks_of_rows()). Every element is computed as
+// row by row; only the order of the vector steps differs. Measured in Node against row by row: 64x65536
+// 1.07x, 32x131072 1.07x, 128x32768 1.06x, 256x20000 1.05x, 8x100000 1.17x.
+void layer_norm_forward_wide(const LayerNormForward& a, bool streamed) {
+  const size_t n = a.cols;
+  with_flags([&](auto has_w, auto has_b, auto stream_y) {
+    for (size_t r0 = 0; r0 < a.rows; r0 += 2) {
+      const size_t count = a.rows - r0 < 2 ? a.rows - r0 : 2;
+      const float* x[2];
+      float* y[2];
+      float hi[2], rstd[2], lo_rstd[2];
+      size_t head[2], tail[2];  // row i's vector steps: [head, tail)
+      auto one = [&](size_t i, size_t j) {
+        return normalise_one<has_w.value, has_b.value>(a, x[i][j], j, hi[i], rstd[i], lo_rstd[i]);
+      };
+      for (size_t i = 0; i < count; ++i) {
+        const size_t r = r0 + i;
+        x[i] = a.x + r * n;
+        y[i] = a.y + r * n;
+        const Moments m = moments(x[i], n, r + 1 < a.rows ? x[i] + n : nullptr);
+        rstd[i] = float(1.0 / std::sqrt(m.var + double(a.eps)));
+        if (a.mean) a.mean[r] = float(m.mean);
+        if (a.rstd) a.rstd[r] = rstd[i];
+        const SplitFloat mean = split(m.mean);
+        hi[i] = mean.hi;
+        lo_rstd[i] = -mean.lo * rstd[i];
+        head[i] = stream_y.value ? row_peel(y[i], n) : 0;
+        tail[i] = head[i] + (n - head[i]) / kLanes * kLanes;
+        for (size_t j = 0; j < head[i]; ++j) y[i][j] = one(i, j);
+      }
+      for_chunks_of_rows(count, head, tail, [&](size_t i, size_t from, size_t to) {
+        normalise_steps<has_w.value, has_b.value, stream_y.value>(a, x[i], y[i], hi[i], rstd[i], lo_rstd[i], from, to,
+                                                                  nullptr);
+      });
+      for (size_t i = 0; i < count; ++i)
+        for (size_t j = tail[i]; j < n; ++j) y[i][j] = one(i, j);
+    }
+  }, a.weight != nullptr, a.bias != nullptr, streamed);
+  if (streamed) stream_fence();
+}
+
 void layer_norm_forward(const LayerNormForward& a) {
   const size_t n = a.cols;
   const StreamPlan plan = streaming_plan(a.y, a.rows, n, 2);
@@ -117,6 +227,7 @@ void layer_norm_forward(const LayerNormForward& a) {
   const bool streamed = stream_any_rows(a.y, a.rows, n, 2);
   if (a.rows >= kPairMinRows && use_row_pairs(n, streamed) && plan.streaming == streamed)
     return layer_norm_forward_pairs(a, plan);
+  if (prefetch_during_statistics(n) && a.rows >= 2) return layer_norm_forward_wide(a, streamed);
   with_flags([&](auto has_w, auto has_b, auto stream_y) {
     for (size_t r = 0; r < a.rows; ++r) {
       const float* x = a.x + r * n;
@@ -128,44 +239,17 @@ void layer_norm_forward(const LayerNormForward& a) {
       if (a.mean) a.mean[r] = float(m.mean);
       if (a.rstd) a.rstd[r] = rstd;
 
-      // y = ((x - hi) * rstd + lo_rstd) * w + b: the mean as hi + lo keeps x - mean exact (see split()).
       const SplitFloat mean = split(m.mean);
       const float lo_rstd = -mean.lo * rstd;
       auto one = [&](size_t j) {
-        float v = (x[j] - mean.hi) * rstd + lo_rstd;
-        if constexpr (has_w.value) v *= a.weight[j];
-        if constexpr (has_b.value) v += a.bias[j];
-        y[j] = v;
+        y[j] = normalise_one<has_w.value, has_b.value>(a, x[j], j, mean.hi, rstd, lo_rstd);
       };
-      const Vf vhi = set1(mean.hi), vrstd = set1(rstd), vlo_rstd = set1(lo_rstd);
       size_t head = 0;
       if constexpr (stream_y.value)
         for (const size_t peel = row_peel(y, n); head < peel; ++head) one(head);
-      const size_t tail = for_vector_quads(head, n, true, [&](size_t jq, auto count) {
-        // All loads, the weight's and bias's too, before any store (see for_vector_quads()).
-        Vf xv[count.value], wv[count.value], bv[count.value];
-        for (size_t q = 0; q < count.value; ++q) {
-          const size_t j = jq + q * kLanes;
-          if (!early) prefetch_next(next + j);
-          xv[q] = load(x + j);
-          if constexpr (has_w.value) wv[q] = load(a.weight + j);
-          if constexpr (has_b.value) bv[q] = load(a.bias + j);
-        }
-        for (size_t q = 0; q < count.value; ++q) {
-          const size_t j = jq + q * kLanes;
-          Vf v = muladd(sub(xv[q], vhi), vrstd, vlo_rstd);
-          if constexpr (has_w.value && has_b.value)
-            v = muladd(v, wv[q], bv[q]);
-          else if constexpr (has_w.value)
-            v = mul(v, wv[q]);
-          else if constexpr (has_b.value)
-            v = add(v, bv[q]);
-          if constexpr (stream_y.value)
-            stream(y + j, v);
-          else
-            store(y + j, v);
-        }
-      });
+      const size_t tail = head + (n - head) / kLanes * kLanes;
+      normalise_steps<has_w.value, has_b.value, stream_y.value>(a, x, y, mean.hi, rstd, lo_rstd, head, tail,
+                                                                early ? nullptr : next);
       for (size_t j = tail; j < n; ++j) one(j);
     }
   }, a.weight != nullptr, a.bias != nullptr, streamed);
