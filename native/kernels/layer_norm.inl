@@ -4,7 +4,8 @@
 // rows.inl.
 //
 // Forward reads a row from memory once for its statistics, then normalises it from cache, last column first
-// (for_vectors()), while the next row is prefetched. Rows of up to 4-16 KiB go in pairs (use_row_pairs()).
+// (for_vectors()), while the next row is prefetched. Rows of up to 4-16 KiB go in pairs (use_row_pairs()), rows
+// over 64 KiB two at a time, chunk by chunk (layer_norm_forward_wide()).
 // (Measured alternatives that were slower on our machines: finishing 4 rows per sweep; normalising row r in
 // the same sweep that gathers row r+1's statistics.)
 
@@ -21,7 +22,6 @@
 // 2048x4096 0.96x: rows a multiple of 4 KiB apart share L1 sets). Below kPairMinRows rows the copy into
 // records costs more than pairs save.
 constexpr size_t kPairMinRows = 16;
-
 inline bool use_row_pairs(size_t cols, bool streamed) {
   const size_t row_bytes = cols * sizeof(float);
   if (row_bytes % 4096 != 0 && row_bytes <= 4096) return true;
@@ -180,7 +180,7 @@ inline void for_chunks_of_rows(size_t count, const size_t (&head)[2], const size
 // Rows whose next row is fetched during their statistics (over 64 KiB, prefetch_during_statistics()) go two
 // at a time, their normalising sweeps taken chunk by chunk (for_chunks_of_rows()). Every element is computed as
 // row by row; only the order of the vector steps differs. Measured in Node against row by row: 64x65536
-// 1.07x, 32x131072 1.07x, 128x32768 1.06x, 256x20000 1.05x, 8x100000 1.17x.
+// 1.07-1.11x, 32x131072 1.04-1.07x, 128x32768 1.04-1.06x, 256x20000 1.05x, 8x100000 1.14-1.17x.
 void layer_norm_forward_wide(const LayerNormForward& a, bool streamed) {
   const size_t n = a.cols;
   with_flags([&](auto has_w, auto has_b, auto stream_y) {
