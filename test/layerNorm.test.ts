@@ -10,8 +10,8 @@ const shapes: [number[], number[]][] = [
   [[7], [7]], [[3, 1], [1]], [[5, 3], [3]], [[4, 17], [17]], [[6, 100], [100]], [[9, 768], [768]],
   [[2, 3, 40], [3, 40]], [[0, 16], [16]], [[2, 2, 33], [33]], [[3, 4099], [4099]], [[6, 1000], [1000]],
   [[17, 100], [100]], [[3, 20, 5], [5]],
-  // Long rows: backward blocks of 4 (20000 floats) and of 2 (16384: rows a multiple of 4 KiB apart), then a single row;
-  // the forward's rows over 64 KiB two at a time (20000: an odd last row).
+  // Long rows: backward blocks of 4 (20000 floats) and of 2 (16384: rows a multiple of 4 KiB apart), then a single
+  // row; the forward's rows over 64 KiB two at a time (20000: an odd last row).
   [[5, 20000], [20000]], [[3, 16384], [16384]],
   // Forward row pairs of longer rows (unstreamed): 1024 floats (4 KiB apart), 2500 (odd row count).
   [[16, 1024], [1024]], [[17, 2500], [2500]],
@@ -50,7 +50,8 @@ for (const t of targets()) {
     });
 
     // One row at a time, and stacked 18 deep, where rows go in pairs (768 floats, and 1024 and 4096 unstreamed).
-    it.each([768, 1024, 4096])('stays exact on hard rows: large offsets, tiny spread, constant rows, huge magnitudes (%i columns)', (cols) => {
+    const hardRowsTitle = 'stays exact on hard rows: large offsets, tiny spread, constant rows, huge magnitudes (%i columns)';
+    it.each([768, 1024, 4096])(hardRowsTitle, (cols) => {
       t.use();
       const r = rng(3);
       const rows: [string, Float32Array][] = [
@@ -198,7 +199,8 @@ for (const t of targets()) {
     it('forward and backward results are the same wherever the buffers sit', () => {
       t.use();
       const r = rng(13);
-      for (const [rows, cols] of [[17, 768], [16, 100], [19, 40], [5, 1000], [5, 1024], [6, 7], [16, 1024], [17, 1500], [3, 16500]]) {
+      const sizes = [[17, 768], [16, 100], [19, 40], [5, 1000], [5, 1024], [6, 7], [16, 1024], [17, 1500], [3, 16500]];
+      for (const [rows, cols] of sizes) {
         const x = r.normals(rows * cols, 0.5, 2), w = r.normals(cols), b = r.normals(cols), dy = r.normals(rows * cols);
         const base = nk.layerNorm(x, [rows, cols], [cols], { weight: w, bias: b });
         const gbase = nk.layerNormBackward(dy, x, [rows, cols], cols, { mean: base.mean, rstd: base.rstd, weight: w });
