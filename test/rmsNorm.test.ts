@@ -8,6 +8,7 @@ const shapes: [number[], number[]][] = [
   [[7], [7]], [[3, 1], [1]], [[5, 3], [3]], [[4, 17], [17]], [[9, 768], [768]], [[2, 3, 40], [3, 40]],
   [[0, 16], [16]], [[3, 4099], [4099]], [[6, 1000], [1000]],
   [[5, 20000], [20000]], [[3, 16384], [16384]],  // long rows: backward blocks of 4, of 2, then a single row
+  [[17, 768], [768]], [[16, 1024], [1024]], [[17, 2500], [2500]],  // forward row pairs, an odd last row
 ];
 
 describe('reference RMSNorm gradients match finite differences (float64)', () => {
@@ -54,6 +55,18 @@ for (const t of targets()) {
         const ref = refRmsNorm(x, 1, cols, null, 1e-6);
         expect(got.output.every(Number.isFinite), name).toBe(true);
         expect(relError(got.output, ref.y), name).toBeLessThan(1e-5);
+      }
+      // Stacked 18 deep, where rows go in pairs.
+      const hard = [r.normals(cols, 3e5, 1), r.normals(cols, 0, 1e20), r.normals(cols, 0, 1e-20),
+        new Float32Array(cols), new Float32Array(cols).fill(-3e30)];
+      const w = r.normals(cols, 1, 0.1), stacked = new Float32Array(18 * cols);
+      for (let i = 0; i < 18; ++i) stacked.set(hard[i % hard.length], i * cols);
+      const pairs = nk.rmsNorm(stacked, [18, cols], [cols], { weight: w, eps: 1e-6 });
+      const ref = refRmsNorm(stacked, 18, cols, w, 1e-6);
+      for (let i = 0; i < 18; ++i) {
+        const row = (a: Float32Array | Float64Array) => a.subarray(i * cols, (i + 1) * cols);
+        expect(relError(row(pairs.output), row(ref.y)), `row ${i} of 18`).toBeLessThan(1e-5);
+        expect(relError(pairs.rstd.subarray(i, i + 1), ref.rstd.subarray(i, i + 1)), `row ${i} of 18`).toBeLessThan(1e-5);
       }
       const x = r.normals(3 * cols);
       x[cols + 1] = NaN;
@@ -104,7 +117,7 @@ for (const t of targets()) {
     it('forward and backward results are the same wherever the buffers sit', () => {
       t.use();
       const r = rng(16);
-      for (const [rows, cols] of [[9, 768], [16, 100], [5, 1000], [5, 1024], [6, 7]]) {
+      for (const [rows, cols] of [[9, 768], [16, 100], [5, 1000], [5, 1024], [6, 7], [17, 768], [16, 1024], [17, 1500]]) {
         const x = r.normals(rows * cols, 0.2, 1.1), w = r.normals(cols, 1, 0.2), dy = r.normals(rows * cols);
         const { output, rstd } = nk.rmsNorm(x, [rows, cols], [cols], { weight: w });
         const base = nk.rmsNormBackward(dy, x, [rows, cols], [cols], { rstd, weight: w, outputMask: [true, true] });
@@ -123,7 +136,7 @@ for (const t of targets()) {
     });
 
     // 1000-, 1004- and 1001-float rows: 2, 4 and 16 phases of alignment on AVX-512 (see layerNorm.test.ts).
-    it.each([[2100, 1024], [525, 4096], [2200, 1000], [1403, 1004], [1500, 1001]])('large tensors (the streaming-store path, with a misaligned output) agree with the reference: %ix%i', (rows, cols) => {
+    it.each([[2731, 768], [2100, 1024], [525, 4096], [2200, 1000], [1403, 1004], [1500, 1001]])('large tensors (the streaming-store path, with a misaligned output) agree with the reference: %ix%i', (rows, cols) => {
       t.use();
       const r = rng(16);
       const x = r.normals(rows * cols, 1, 2), w = r.normals(cols), dy = r.normals(rows * cols);

@@ -4,34 +4,15 @@
 // rows.inl.
 //
 // Forward reads a row from memory once for its statistics, then normalises it from cache, last column first
-// (for_vectors()), while the next row is prefetched. Rows of up to 4-16 KiB go in pairs (use_row_pairs()), rows
-// over 64 KiB two at a time, chunk by chunk (layer_norm_forward_wide()).
+// (for_vectors()), while the next row is prefetched. Rows of up to 4-16 KiB go in pairs (use_row_pairs() in
+// rows.inl), rows over 64 KiB two at a time, chunk by chunk (layer_norm_forward_wide()).
 // (Measured alternatives that were slower on our machines: finishing 4 rows per sweep; normalising row r in
 // the same sweep that gathers row r+1's statistics.)
-
-// Rows are normalised two per sweep, so that each weight and bias vector is loaded once per pair, from aligned
-// records (ColumnRecords: a vector of each side by side per step), and the sweep starts where y (x, when not
-// streaming) is aligned, so that these loads never straddle two cache lines. Row by row, a long row's weight
-// and bias come from L2 for every row: it is L2's bandwidth, not the arithmetic, that sets the pace there.
-// Pairs are taken
-//  - for rows of up to 4 KiB that are not a multiple of 4 KiB apart (768 floats, say), streamed or not:
-//    measured in Node against one row per sweep, 4096x768 1.3-1.4x, 2048x768 1.3x, 32x768 1.1x faster;
-//  - for rows of up to 16 KiB when the output is not streamed: 64..512x1024 1.15-1.2x, 256x4096 1.17-1.2x,
-//    512x2500 1.1x, 16x4096 1.13x (AVX2 1.07-1.27x, scalar 1.11x).
-// Streamed rows of 4 KiB and more measured slower in pairs (8192x1024 0.67x, 1024x2048 0.82x, 4096x2048 0.83x,
-// 2048x4096 0.96x: rows a multiple of 4 KiB apart share L1 sets). Below kPairMinRows rows the copy into
-// records costs more than pairs save.
-constexpr size_t kPairMinRows = 16;
-inline bool use_row_pairs(size_t cols, bool streamed) {
-  const size_t row_bytes = cols * sizeof(float);
-  if (row_bytes % 4096 != 0 && row_bytes <= 4096) return true;
-  return !streamed && row_bytes <= (size_t(16) << 10);
-}
 
 void layer_norm_forward_pairs(const LayerNormForward& a, const StreamPlan& plan) {
   const size_t n = a.cols;
   ColumnRecords<2> wb(plan, a.x, {a.weight, a.bias}, n);
-  const size_t first = wb.first, steps = wb.steps;
+  const size_t first = wb.first, tail = wb.tail;
   with_flags([&](auto stream_y) {
     for (size_t r = 0; r < a.rows; r += 2) {
       // An odd last row is paired with itself (computed twice, stored twice: the same values).
@@ -60,51 +41,37 @@ void layer_norm_forward_pairs(const LayerNormForward& a, const StreamPlan& plan)
         }
         continue;
       }
-      // The elements before `first` and after the last aligned step come from one unaligned vector at each
-      // end, so that they round as every other element does, wherever the buffers sit; both are computed
-      // before the sweep (in place, it overwrites their inputs). Their leftover elements are written after
-      // it when the aligned steps fill whole cache lines (measured 1.1x faster than before it), else before:
-      // a plain store into a line already streamed to costs a read of the line back (AVX2 3x slower).
-      alignas(64) float ends[4][kLanes];
       auto end_vectors = [&](size_t j, float* v0, float* v1) {
         const Vf w = a.weight ? load(a.weight + j) : set1(1.0f), b = a.bias ? load(a.bias + j) : set1(0.0f);
         store(v0, normalise(load(x0 + j), h0, rv0, lv0, w, b));
         store(v1, normalise(load(x1 + j), h1, rv1, lv1, w, b));
       };
-      end_vectors(0, ends[0], ends[1]);
-      end_vectors(n - kLanes, ends[2], ends[3]);
-      auto write_ends = [&] {
-        for (size_t j = 0; j < first; ++j) y0[j] = ends[0][j], y1[j] = ends[1][j];
-        for (size_t j = first + steps * kLanes; j < n; ++j)
-          y0[j] = ends[2][j - (n - kLanes)], y1[j] = ends[3][j - (n - kLanes)];
-      };
-      constexpr bool kWholeLines = kStreamAlign % 64 == 0;
-      if (!kWholeLines) write_ends();
-      // Last column first, as in layer_norm_forward(); each group's x loads before its stores (see
-      // for_vector_quads()).
-      for_vector_quads(first, first + steps * kLanes, true, [&](size_t jq, auto count) {
-        Vf u0[count.value], u1[count.value];
-        for (size_t q = 0; q < count.value; ++q) {
-          const size_t j = jq + q * kLanes;
-          prefetch_next(next + j);
-          prefetch_next(next1 + j);
-          u0[q] = load(x0 + j);
-          u1[q] = load(x1 + j);
-        }
-        for (size_t q = 0; q < count.value; ++q) {
-          const size_t j = jq + q * kLanes;
-          const Vf w = load(wb.at(j)), b = load(wb.at(j) + kLanes);
-          const Vf v0 = normalise(u0[q], h0, rv0, lv0, w, b), v1 = normalise(u1[q], h1, rv1, lv1, w, b);
-          if constexpr (stream_y.value) {
-            stream(y0 + j, v0);
-            stream(y1 + j, v1);
-          } else {
-            store(y0 + j, v0);
-            store(y1 + j, v1);
+      with_pair_ends(n, first, tail, y0, y1, end_vectors, [&] {
+        // Last column first, as in layer_norm_forward(); each group's x loads before its stores (see
+        // for_vector_quads()).
+        for_vector_quads(first, tail, true, [&](size_t jq, auto count) {
+          Vf u0[count.value], u1[count.value];
+          for (size_t q = 0; q < count.value; ++q) {
+            const size_t j = jq + q * kLanes;
+            prefetch_next(next + j);
+            prefetch_next(next1 + j);
+            u0[q] = load(x0 + j);
+            u1[q] = load(x1 + j);
           }
-        }
+          for (size_t q = 0; q < count.value; ++q) {
+            const size_t j = jq + q * kLanes;
+            const Vf w = load(wb.at(j)), b = load(wb.at(j) + kLanes);
+            const Vf v0 = normalise(u0[q], h0, rv0, lv0, w, b), v1 = normalise(u1[q], h1, rv1, lv1, w, b);
+            if constexpr (stream_y.value) {
+              stream(y0 + j, v0);
+              stream(y1 + j, v1);
+            } else {
+              store(y0 + j, v0);
+              store(y1 + j, v1);
+            }
+          }
+        });
       });
-      if (kWholeLines) write_ends();
     }
   }, plan.streaming);
   if (plan.streaming) stream_fence();

@@ -467,6 +467,51 @@ struct ColumnRecords {
   }
 };
 
+// Row pairs (LayerNorm and RMSNorm forward): rows are normalised two per sweep, so that each weight (and bias)
+// vector is loaded once per pair, from aligned records (ColumnRecords: a vector of each side by side per
+// step), and the sweep starts where y (x, when not streaming) is aligned, so that these loads never straddle
+// two cache lines. Row by row, a long row's weight and bias come from L2 for every row: it is L2's bandwidth,
+// not the arithmetic, that sets the pace there. Pairs are taken
+//  - for rows of up to 4 KiB that are not a multiple of 4 KiB apart (768 floats, say), streamed or not:
+//    measured in Node against one row per sweep, LayerNorm 4096x768 1.3-1.4x, 2048x768 1.3x, 32x768 1.1x
+//    faster; RMSNorm 4096x768 1.19-1.28x, 2048x768 1.13-1.32x (streamed pairs: AVX-512 only, see
+//    rms_norm_forward_pairs());
+//  - for rows of up to 16 KiB when the output is not streamed: LayerNorm 64..512x1024 1.15-1.2x, 256x4096
+//    1.17-1.2x, 512x2500 1.1x, 16x4096 1.13x (AVX2 1.07-1.27x, scalar 1.11x); RMSNorm 512x1024 1.15-1.24x,
+//    64x1024 1.09x, 256x4096 1.05-1.08x, 512x512 1.04-1.08x (AVX2 1.06-1.10x).
+// Streamed rows of 4 KiB and more measured slower in pairs (LayerNorm 8192x1024 0.67x, 1024x2048 0.82x,
+// 4096x2048 0.83x, 2048x4096 0.96x: rows a multiple of 4 KiB apart share L1 sets). Below kPairMinRows rows the
+// copy into records costs more than pairs save.
+constexpr size_t kPairMinRows = 16;
+inline bool use_row_pairs(size_t cols, bool streamed) {
+  const size_t row_bytes = cols * sizeof(float);
+  if (row_bytes % 4096 != 0 && row_bytes <= 4096) return true;
+  return !streamed && row_bytes <= (size_t(16) << 10);
+}
+
+// The two ends of a row pair's sweep over the aligned steps [first, tail) of rows y0, y1 (at least a vector
+// long): the elements before `first` and from `tail` on come from one unaligned vector at each end, computed
+// by end_vectors(j, v0, v1) (row 0's and row 1's vector at column j into v0, v1), so that they round as every
+// other element does, wherever the buffers sit. Both are computed before sweep() (in place, it overwrites
+// their inputs). Their leftover elements are written after it when the aligned steps fill whole cache lines
+// (measured 1.1x faster than before it), else before: a plain store into a line already streamed to costs a
+// read of the line back (AVX2 3x slower).
+template <typename EndVectors, typename Sweep>
+inline void with_pair_ends(size_t n, size_t first, size_t tail, float* y0, float* y1, EndVectors&& end_vectors,
+                           Sweep&& sweep) {
+  alignas(64) float ends[4][kLanes];
+  end_vectors(0, ends[0], ends[1]);
+  end_vectors(n - kLanes, ends[2], ends[3]);
+  auto write_ends = [&] {
+    for (size_t j = 0; j < first; ++j) y0[j] = ends[0][j], y1[j] = ends[1][j];
+    for (size_t j = tail; j < n; ++j) y0[j] = ends[2][j - (n - kLanes)], y1[j] = ends[3][j - (n - kLanes)];
+  };
+  constexpr bool kWholeLines = kStreamAlign % 64 == 0;
+  if (!kWholeLines) write_ends();
+  sweep();
+  if (kWholeLines) write_ends();
+}
+
 // Output rows whose bytes are not a multiple of the streaming alignment do not all start alike: the
 // alignment comes back every stream_phases(n) rows (1000 floats on AVX-512: every other row is 32 bytes
 // off, 2 phases; 1004 floats, 4; an odd number, 16 = kMaxPhases).
