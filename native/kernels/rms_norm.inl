@@ -3,7 +3,7 @@
 
 // Rows of up to 4-16 KiB in pairs (use_row_pairs() in rows.inl), as LayerNorm's: y = x * rstd * w, each
 // weight vector loaded once for both rows from its aligned record. A streamed output goes in pairs only on
-// AVX-512 (kPairsWhenStreamed): measured in Node against row by row at 4096x768, AVX-512 1.19-1.28x, but AVX2
+// AVX-512 (kPairsWhenStreamed): measured in Node against row by row at 4096x768, AVX-512 1.13-1.28x, but AVX2
 // 0.97-0.98x and scalar 0.87-0.89x.
 constexpr bool kPairsWhenStreamed = kLanes >= 16;
 void rms_norm_forward_pairs(const RmsNormForward& a, const StreamPlan& plan) {

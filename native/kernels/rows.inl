@@ -474,7 +474,7 @@ struct ColumnRecords {
 // not the arithmetic, that sets the pace there. Pairs are taken
 //  - for rows of up to 4 KiB that are not a multiple of 4 KiB apart (768 floats, say), streamed or not:
 //    measured in Node against one row per sweep, LayerNorm 4096x768 1.3-1.4x, 2048x768 1.3x, 32x768 1.1x
-//    faster; RMSNorm 4096x768 1.19-1.28x, 2048x768 1.13-1.32x (streamed pairs: AVX-512 only, see
+//    faster; RMSNorm 4096x768 1.13-1.28x, 2048x768 1.13-1.32x (streamed pairs: AVX-512 only, see
 //    rms_norm_forward_pairs());
 //  - for rows of up to 16 KiB when the output is not streamed: LayerNorm 64..512x1024 1.15-1.2x, 256x4096
 //    1.17-1.2x, 512x2500 1.1x, 16x4096 1.13x (AVX2 1.07-1.27x, scalar 1.11x); RMSNorm 512x1024 1.15-1.24x,
