@@ -181,7 +181,7 @@ export function float64(fn: string, name: string, value: unknown, length: number
 
 /** Per-channel means: a Float64Array, or a Float32Array (widened to a new Float64Array). */
 export function means(fn: string, name: string, value: unknown, length: number, what: string): Float64Array {
-  if (value instanceof Float32Array) return Float64Array.from(float32(fn, name, value, length, what));
+  if (value instanceof Float32Array) return new Float64Array(float32(fn, name, value, length, what));
   if (!(value instanceof Float64Array)) fail(fn, name, 'a Float64Array (or Float32Array)', describe(value), 'type');
   return float64(fn, name, value, length, what);
 }

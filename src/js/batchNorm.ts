@@ -51,7 +51,7 @@ function deviationSums(n: number, c: number, s: number, channelsLast: boolean, x
 /** y = (x - mean[ch]) * invstd[ch] * w + b, the per-channel constants in Float64Arrays (one array kind). */
 function applyAffine(n: number, c: number, s: number, channelsLast: boolean, x: F32, y: F32,
   mean: ArrayLike<number>, invstd: ArrayLike<number>, w: F32 | null, b: F32 | null): void {
-  const m = Float64Array.from(mean), a = new Float64Array(c), d = new Float64Array(c);
+  const m = new Float64Array(mean), a = new Float64Array(c), d = new Float64Array(c);
   for (let j = 0; j < c; j++) {
     a[j] = invstd[j] * (w ? w[j] : 1);
     d[j] = b ? b[j] : 0;
