@@ -166,7 +166,7 @@ void group_norm_backward_nhwc(const GroupNormBackward& a, size_t S) {
   auto coefficients = [&](size_t n, float* hi) {
     float *k = hi + C, *k2 = hi + 2 * C, *k1 = hi + 3 * C;
     const float *x = a.x + n * S * C, *dy = a.dy + n * S * C;
-    for (size_t g = 0; g < G; ++g)  // (not c / cg for each channel: a 64-bit division each, 1.1-1.2x at small sizes)
+    for (size_t g = 0; g < G; ++g)  // not c / cg for each channel, a 64-bit division (1.08-1.29x at small sizes)
       for (size_t c = g * cg; c < (g + 1) * cg; ++c) hi[c] = a.mean[n * G + g];
     for (size_t j0 = 0; j0 < C; j0 += kChunk) {
       const float* h = hi + j0;
