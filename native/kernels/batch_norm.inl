@@ -278,11 +278,11 @@ inline BackCoef make_back_coef(double mean, float invstd, const float* weight, s
   return {m.hi, float(k), float(k2), float(k1 - double(m.lo) * k2)};
 }
 
-
-// The coefficients of channels [j0, j0 + w) as arrays, which the sweeps below read, in a loop over local
-// arrays that the compiler vectorizes, divisions included (the same bits as make_back_coef() a channel at a
-// time). Written a channel at a time between stores to gradWeight and gradBias, they took ~15 cycles a
-// channel: as long as the sums over 8 rows of 512 channels. sdy and sdx null: inference (k1 = k2 = 0).
+// The coefficients of w channels as arrays, which the sweeps below read (every pointer given at the first of
+// them), in a loop over local arrays that the compiler vectorizes, divisions included (the same bits as
+// make_back_coef() a channel at a time). Written a channel at a time between stores to gradWeight and
+// gradBias, they took ~15 cycles a channel: as long as the sums over 8 rows of 512 channels. sdy and sdx
+// null: inference (k1 = k2 = 0).
 struct BackCoefs {
   float hi[kChunk], k[kChunk], k2[kChunk], k1[kChunk];
 };
@@ -295,8 +295,8 @@ inline void make_back_coefs(const double* mean, const float* invstd, const float
   }
 }
 
-// gradWeight and gradBias of channels [j0, j0 + w) from their sums, each array in its own loop (as
-// record_batch_stats()).
+// gradWeight and gradBias of w channels from their sums (pointers at the first of them), each array in its own
+// loop (as record_batch_stats()).
 inline void record_grads(float* dweight, float* dbias, const float* invstd, size_t w, const double* sdy,
                          const double* sdx) {
   if (float* __restrict out = dweight)
