@@ -64,32 +64,35 @@ for (const t of targets()) {
 
     it('stays exact on hard groups: large offsets, tiny spread, constant groups, magnitudes 1e20', () => {
       t.use();
-      const r = rng(13), N = 2, C = 48, S = 50, G = 6;
-      const kinds: [string, (c: number, s: number) => number][] = [
-        ['1e4 + N(0, 1e-2)', () => 1e4 + 1e-2 * r.normal()],
-        ['3e5 + N(0, 1)', () => 3e5 + r.normal()],
-        ['1e20 * N(0, 1)', () => 1e20 * r.normal()],
-        ['constant 7.25', () => 7.25],
-        ['constant -3e30', () => -3e30],
-        ['1e20 + N(0, 1e14)', () => 1e20 + 1e14 * r.normal()],
-        ['channel offsets 1e4 * c + N(0, 0.1)', (c) => 1e4 * c + 0.1 * r.normal()],
-        ['sorted ramp 0..1e6 over positions', (c, s) => (s * 1e6) / S + c],
-        ['outlier at the first positions', (c, s) => (s < 4 ? 1e6 : r.normal())],
-        ['[40000..40003] repeated', (c, s) => 40000 + ((c + s) % 4)],
-      ];
-      const w = r.normals(C, 1, 0.1), b = r.normals(C, 0, 0.1);
-      for (const layout of layouts) {
-        const cl = layout === 'NHWC', idx = at(N, C, S, cl);
-        for (const [name, gen] of kinds) {
-          const x = new Float32Array(N * C * S);
-          for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) for (let s = 0; s < S; s++) x[idx(n, c, s)] = gen(c, s);
-          const got = nk.groupNorm(x, shapeIn([N, C, S], layout), G, { weight: w, bias: b, layout });
-          const ref = refGroupNorm(x, N, C, S, G, w, b, 1e-5, cl);
-          const what = `${layout} ${name}`;
-          expect(got.output.every(Number.isFinite), what).toBe(true);
-          expect(relError(got.output, ref.y), what).toBeLessThan(2e-5);
-          expect(relError(got.mean, ref.mean), what).toBeLessThan(1e-6);
-          expect(relError(got.rstd, ref.rstd), what).toBeLessThan(1e-5);
+      // S = 3 and 1: channels shorter than kShortRun, swept per group (group_norm.inl).
+      for (const S of [50, 3, 1]) {
+        const r = rng(13), N = 2, C = 48, G = 6;
+        const kinds: [string, (c: number, s: number) => number][] = [
+          ['1e4 + N(0, 1e-2)', () => 1e4 + 1e-2 * r.normal()],
+          ['3e5 + N(0, 1)', () => 3e5 + r.normal()],
+          ['1e20 * N(0, 1)', () => 1e20 * r.normal()],
+          ['constant 7.25', () => 7.25],
+          ['constant -3e30', () => -3e30],
+          ['1e20 + N(0, 1e14)', () => 1e20 + 1e14 * r.normal()],
+          ['channel offsets 1e4 * c + N(0, 0.1)', (c) => 1e4 * c + 0.1 * r.normal()],
+          ['sorted ramp 0..1e6 over positions', (c, s) => (s * 1e6) / S + c],
+          ['outlier at the first positions', (c, s) => (s < 4 ? 1e6 : r.normal())],
+          ['[40000..40003] repeated', (c, s) => 40000 + ((c + s) % 4)],
+        ];
+        const w = r.normals(C, 1, 0.1), b = r.normals(C, 0, 0.1);
+        for (const layout of layouts) {
+          const cl = layout === 'NHWC', idx = at(N, C, S, cl);
+          for (const [name, gen] of kinds) {
+            const x = new Float32Array(N * C * S);
+            for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) for (let s = 0; s < S; s++) x[idx(n, c, s)] = gen(c, s);
+            const got = nk.groupNorm(x, shapeIn([N, C, S], layout), G, { weight: w, bias: b, layout });
+            const ref = refGroupNorm(x, N, C, S, G, w, b, 1e-5, cl);
+            const what = `${layout} S=${S} ${name}`;
+            expect(got.output.every(Number.isFinite), what).toBe(true);
+            expect(relError(got.output, ref.y), what).toBeLessThan(2e-5);
+            expect(relError(got.mean, ref.mean), what).toBeLessThan(1e-6);
+            expect(relError(got.rstd, ref.rstd), what).toBeLessThan(1e-5);
+          }
         }
       }
     });
@@ -98,26 +101,29 @@ for (const t of targets()) {
     // the backward measures that rounding on the data, groups in the same tensor hard or not.
     it('backward stays exact on hard groups, from the float mean and rstd the forward saved', () => {
       t.use();
-      const r = rng(32), N = 2, C = 24, S = 60, G = 6;
-      const kinds: [string, (g: number) => number][] = [
-        ['1e4 + N(0, 1e-2)', () => 1e4 + 1e-2 * r.normal()],
-        ['3e5 + N(0, 1)', () => 3e5 + r.normal()],
-        ['-1e3 + N(0, 1e-3)', () => -1e3 + 1e-3 * r.normal()],
-        ['every other group 1e4 + N(0, 1e-2), the rest N(0, 1)', (g) => (g % 2 ? 1e4 + 1e-2 * r.normal() : r.normal())],
-      ];
-      const w = r.normals(C, 1, 0.1);
-      for (const layout of layouts) {
-        const cl = layout === 'NHWC', idx = at(N, C, S, cl), shape = shapeIn([N, C, S], layout);
-        for (const [name, gen] of kinds) {
-          const x = new Float32Array(N * C * S), dy = r.normals(N * C * S);
-          for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) for (let s = 0; s < S; s++) x[idx(n, c, s)] = gen((c * G) / C | 0);
-          const { mean, rstd } = nk.groupNorm(x, shape, G, { weight: w, layout });
-          const g = nk.groupNormBackward(dy, x, shape, G, { mean, rstd, weight: w, layout });
-          const ref = refGroupNormBackward(dy, x, N, C, S, G, w, 1e-5, cl);
-          const what = `${layout} ${name}`;
-          expect(relError(g.gradInput!, ref.dx), what).toBeLessThan(1e-5);
-          expect(relError(g.gradWeight!, ref.dw, maxAbs(dy)), what).toBeLessThan(1e-5);
-          expect(relError(g.gradBias!, ref.db), what).toBeLessThan(1e-5);
+      // S = 5 and 1: channels shorter than kShortRun, swept per group (group_norm.inl).
+      for (const S of [60, 5, 1]) {
+        const r = rng(32), N = 2, C = 24, G = 6;
+        const kinds: [string, (g: number) => number][] = [
+          ['1e4 + N(0, 1e-2)', () => 1e4 + 1e-2 * r.normal()],
+          ['3e5 + N(0, 1)', () => 3e5 + r.normal()],
+          ['-1e3 + N(0, 1e-3)', () => -1e3 + 1e-3 * r.normal()],
+          ['every other group 1e4 + N(0, 1e-2), the rest N(0, 1)', (g) => (g % 2 ? 1e4 + 1e-2 * r.normal() : r.normal())],
+        ];
+        const w = r.normals(C, 1, 0.1);
+        for (const layout of layouts) {
+          const cl = layout === 'NHWC', idx = at(N, C, S, cl), shape = shapeIn([N, C, S], layout);
+          for (const [name, gen] of kinds) {
+            const x = new Float32Array(N * C * S), dy = r.normals(N * C * S);
+            for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) for (let s = 0; s < S; s++) x[idx(n, c, s)] = gen((c * G) / C | 0);
+            const { mean, rstd } = nk.groupNorm(x, shape, G, { weight: w, layout });
+            const g = nk.groupNormBackward(dy, x, shape, G, { mean, rstd, weight: w, layout });
+            const ref = refGroupNormBackward(dy, x, N, C, S, G, w, 1e-5, cl);
+            const what = `${layout} S=${S} ${name}`;
+            expect(relError(g.gradInput!, ref.dx), what).toBeLessThan(1e-5);
+            expect(relError(g.gradWeight!, ref.dw, maxAbs(dy)), what).toBeLessThan(1e-5);
+            expect(relError(g.gradBias!, ref.db), what).toBeLessThan(1e-5);
+          }
         }
       }
     });

@@ -5,6 +5,8 @@
 // NCHW: a (n, group) block is (C/G)·S contiguous floats, so it is a LayerNorm row: moments() over the block,
 // then each channel's S-long run gets one per-channel affine map (weight·rstd and the bias folded in), with the
 // next block prefetched meanwhile. Backward: per-channel sums over each run, combined per group, then dx.
+// Channels of only a few positions ([N, C] input) go the same way with the block swept as one row against
+// per-position coefficients (group_norm_forward_short_runs()).
 //
 // Channels last ([N, S, C]): a sample is a row-major [S, C] matrix, so each sample gets the column machinery
 // of columns.inl (the rows read in order): per-channel statistics over the S positions, merged into groups
@@ -106,6 +108,124 @@ void group_norm_backward_nchw(const GroupNormBackward& a, size_t S) {
       }, centred(k), stream_dx);
   }
   if (stream_dx) stream_fence();
+}
+
+// Channels of fewer than kShortRun positions ([N, C] input, small maps): there a call of affine_run() or
+// affine_grad_run() per channel costs more than its run ([8,512], 32 groups: 22 and 26 us, against 6.5 and 7.4
+// us for LayerNorm over the same bytes as [256,16] rows). Such a block is swept as one row instead, against the
+// weight (and bias) repeated S times each. In Node, AVX-512 and AVX2 gain at every S below 32 (1.1-9x, see
+// docs/groupnorm.md) and AVX-512 loses from 32 on (0.9x in C++); the one-lane scalar build, whose per-channel calls
+// cost little, gains up to S = 4 only (its backward 0.92x at S = 8).
+constexpr size_t kShortRun = kLanes > 1 ? 32 : 6;
+
+// v[c] repeated S times for each channel c (`fill` everywhere when v is null).
+inline void repeat_per_position(const float* v, float fill, size_t C, size_t S, float* out) {
+  for (size_t c = 0; c < C; ++c)
+    for (size_t s = 0; s < S; ++s) out[c * S + s] = v ? v[c] : fill;
+}
+
+void group_norm_forward_short_runs(const GroupNormForward& a, size_t S) {
+  const size_t cg = a.channels / a.groups, len = cg * S, blocks = a.batch * a.groups, CS = a.channels * S;
+  Scratch<float> coefs(2 * CS);
+  float *we = coefs.data, *be = coefs.data + CS;
+  repeat_per_position(a.weight, 1.0f, a.channels, S, we);
+  repeat_per_position(a.bias, 0.0f, a.channels, S, be);
+  for (size_t k = 0; k < blocks; ++k) {
+    const float* x = a.x + k * len;
+    float* y = a.y + k * len;
+    const float *w = we + (k % a.groups) * len, *b = be + (k % a.groups) * len;
+    const Moments m = moments(x, len);
+    const float rstd = float(1.0 / std::sqrt(m.var + double(a.eps)));
+    if (a.mean) a.mean[k] = float(m.mean);
+    if (a.rstd) a.rstd[k] = rstd;
+    // As group_norm_forward_nchw(), element by element: y = (x - hi)·scale + shift, scale = w·rstd,
+    // shift = b - lo·scale.
+    const SplitFloat mean = split(m.mean);
+    const Vf vhi = set1(mean.hi), vlo = set1(mean.lo), vr = set1(rstd);
+    const size_t tail = for_vector_quads(0, len, false, [&](size_t j, auto count) {
+      Vf xv[count.value], wv[count.value], bv[count.value];  // all loads before any store
+      for (size_t q = 0; q < count.value; ++q) {
+        xv[q] = load(x + j + q * kLanes);
+        wv[q] = load(w + j + q * kLanes);
+        bv[q] = load(b + j + q * kLanes);
+      }
+      for (size_t q = 0; q < count.value; ++q) {
+        const Vf scale = mul(vr, wv[q]);
+        store(y + j + q * kLanes, muladd(sub(xv[q], vhi), scale, sub(bv[q], mul(vlo, scale))));
+      }
+    });
+    for (size_t j = tail; j < len; ++j) {
+      const float scale = rstd * w[j];
+      y[j] = (x[j] - mean.hi) * scale + (b[j] - mean.lo * scale);
+    }
+  }
+}
+
+// The backward of such blocks (formulas as group_norm_backward_nchw()): per block, the group's sums Σ w·dy and
+// Σ w·dy·(x - mean) element by element against the repeated weight, then dx. gradWeight and gradBias are
+// summed per element over the batch (in float, as the per-channel path adds each block's share in float), then
+// over each channel's S positions.
+void group_norm_backward_short_runs(const GroupNormBackward& a, size_t S) {
+  const size_t C = a.channels, CS = C * S, cg = C / a.groups, len = cg * S, blocks = a.batch * a.groups;
+  const double M = double(len);
+  const bool param_grads = a.dweight || a.dbias;
+  Scratch<float> scratch(3 * CS);  // the repeated weight; per element Σ_n rstd·dy·(x - mean) and Σ_n dy
+  float *we = scratch.data, *gw = scratch.data + CS, *gb = scratch.data + 2 * CS;
+  repeat_per_position(a.weight, 1.0f, C, S, we);
+  for (size_t i = 0; i < 2 * CS; ++i) gw[i] = 0.0f;
+  for (size_t k = 0; k < blocks; ++k) {
+    const float *x = a.x + k * len, *dy = a.dy + k * len, *w = we + (k % a.groups) * len;
+    float *aw = gw + (k % a.groups) * len, *ab = gb + (k % a.groups) * len;
+    const float mean = a.mean[k], rstd = a.rstd[k];
+    const double lo = mean_residual(x, len, mean, rstd);  // the true mean is mean + lo (see rows.inl)
+    const Vf vmean = set1(mean), vlo = set1(float(lo)), vr = set1(rstd);
+    double sg = 0, sgxm = 0;  // Σ w·dy, Σ w·dy·(x - mean - lo)
+    size_t j = 0;
+    while (j + kLanes <= len) {  // float sums, added into double every kFlushSteps vectors
+      Vf s = zero(), q = zero();
+      const size_t end = len - j > kLanes * kFlushSteps ? j + kLanes * kFlushSteps : len;
+      for (; j + kLanes <= end; j += kLanes) {
+        const Vf d = load(dy + j), xm = sub(sub(load(x + j), vmean), vlo), g = mul(d, load(w + j));
+        s = add(s, g);
+        q = muladd(g, xm, q);
+        if (param_grads) {
+          store(aw + j, muladd(mul(d, xm), vr, load(aw + j)));
+          store(ab + j, add(load(ab + j), d));
+        }
+      }
+      sg += reduce_add(s);
+      sgxm += reduce_add(q);
+    }
+    for (; j < len; ++j) {
+      const float xm = (x[j] - mean) - float(lo);
+      sg += double(dy[j]) * double(w[j]);
+      sgxm += double(dy[j] * w[j]) * double(xm);
+      aw[j] += dy[j] * xm * rstd;
+      ab[j] += dy[j];
+    }
+    if (!a.dx) continue;
+    const double r64 = rstd, k2_64 = r64 * r64 * r64 * sgxm / M;
+    const float k2 = float(k2_64), k1 = float(r64 * sg / M - lo * k2_64);  // (x - mean)·k2 + k1, lo folded in
+    const Vf vk2 = set1(k2), vk1 = set1(k1);
+    float* dx = a.dx + k * len;
+    const size_t tail = for_vector_quads(0, len, false, [&](size_t i, auto count) {
+      Vf d[count.value], v[count.value], wv[count.value];  // all loads before any store
+      for (size_t q = 0; q < count.value; ++q) {
+        d[q] = load(dy + i + q * kLanes);
+        v[q] = load(x + i + q * kLanes);
+        wv[q] = load(w + i + q * kLanes);
+      }
+      for (size_t q = 0; q < count.value; ++q)  // as affine_grad_run(), with k = rstd·w per element
+        store(dx + i + q * kLanes, sub(mul(d[q], mul(vr, wv[q])), muladd(sub(v[q], vmean), vk2, vk1)));
+    });
+    for (size_t i = tail; i < len; ++i) dx[i] = dy[i] * (rstd * w[i]) - ((x[i] - mean) * k2 + k1);
+  }
+  for (size_t c = 0; param_grads && c < C; ++c) {
+    double sw = 0, sb = 0;
+    for (size_t s = 0; s < S; ++s) sw += gw[c * S + s], sb += gb[c * S + s];
+    if (a.dweight) a.dweight[c] = float(sw);
+    if (a.dbias) a.dbias[c] = float(sb);
+  }
 }
 
 void group_norm_forward_nhwc(const GroupNormForward& a, size_t S) {
@@ -247,6 +367,8 @@ void group_norm_forward(const GroupNormForward& a) {
   // With one position, [N, S, C] and [N, C, S] are the same memory.
   if (a.channels_last && S > 1)
     group_norm_forward_nhwc(a, S);
+  else if (S < kShortRun)
+    group_norm_forward_short_runs(a, S);
   else
     group_norm_forward_nchw(a, S);
 }
@@ -260,6 +382,8 @@ void group_norm_backward(const GroupNormBackward& a) {
   if (cg * S == 0) return;
   if (a.channels_last && S > 1)
     group_norm_backward_nhwc(a, S);
+  else if (S < kShortRun)
+    group_norm_backward_short_runs(a, S);
   else
     group_norm_backward_nchw(a, S);
 }
