@@ -26,8 +26,10 @@ export interface Kernels {
   batchNorm(n: number, c: number, s: number, channelsLast: boolean, input: F32, weight: F32 | null, bias: F32 | null,
     runningMean: F32 | null, runningVar: F32 | null, training: boolean, momentum: number, eps: number,
     unbiasedRunningVar: boolean, output: F32, saveMean: F64, saveInvstd: F32): void;
-  batchNormBackward(n: number, c: number, s: number, channelsLast: boolean, gradOutput: F32, input: F32, mean: F64,
-    invstd: F32, weight: F32 | null, training: boolean, gradInput: F32 | null, gradWeight: F32 | null, gradBias: F32 | null): void;
+  /** mean, invstdOrVar: saveMean (F64) and saveInvstd in training; runningMean (F32) and runningVar in inference. */
+  batchNormBackward(n: number, c: number, s: number, channelsLast: boolean, gradOutput: F32, input: F32,
+    weight: F32 | null, training: boolean, eps: number, mean: F64 | F32, invstdOrVar: F32, gradInput: F32 | null,
+    gradWeight: F32 | null, gradBias: F32 | null): void;
   batchNormStats(n: number, c: number, s: number, channelsLast: boolean, input: F32, mean: F64, m2: F64): void;
   batchNormElemt(n: number, c: number, s: number, channelsLast: boolean, input: F32, mean: F64, invstd: F32,
     weight: F32 | null, bias: F32 | null, output: F32): void;

@@ -119,6 +119,11 @@ for (const t of targets()) {
           expect(relError(gi.gradInput!, refi.dx), what).toBeLessThan(1e-5);
           expect(relError(gi.gradWeight!, refi.dw, Math.sqrt(N * S)), what).toBeLessThan(1e-4);
           expect(relError(gi.gradBias!, refi.db, Math.sqrt(N * S)), what).toBeLessThan(1e-4);
+          // The backend works out invstd from runningVar and eps: a large eps must reach it.
+          const ge = nk.batchNormBackward(dy, x, shape, { weight: w, runningMean: rm, runningVar: rv, eps: 0.25, training: false, layout });
+          const refe = refBatchNormBackward(dy, x, N, C, S, layout, { w, training: false, runningMean: rm, runningVar: rv, eps: 0.25 });
+          expect(relError(ge.gradInput!, refe.dx), what).toBeLessThan(1e-5);
+          expect(relError(ge.gradWeight!, refe.dw, Math.sqrt(N * S)), what).toBeLessThan(1e-4);
           for (const training of [true, false]) {
             const base = training ? { saveMean: fwd.saveMean, saveInvstd: fwd.saveInvstd } : { runningMean: rm, runningVar: rv, training: false };
             const full = training ? g : gi;
@@ -376,6 +381,10 @@ describe('batchNorm argument checks', () => {
     expect(() => nk.batchNormBackward(x, x, shape, { saveMean: new Float64Array(2), saveInvstd: new Float32Array(3) })).toThrow(/'options.saveMean' must be a Float64Array of length 3/);
     expect(() => nk.batchNormBackward(new Float32Array(23), x, shape, { saveMean: new Float64Array(3), saveInvstd: new Float32Array(3) })).toThrow(/'gradOutput'/);
     expect(() => nk.batchNormBackward(x, x, shape, { training: false })).toThrow(/runningMean/);
+    const inference = { training: false, runningMean: new Float32Array(3), runningVar: new Float32Array(3).fill(1) };
+    expect(() => nk.batchNormBackward(x, x, shape, { ...inference, runningMean: new Float64Array(3) as never })).toThrow(/'options.runningMean' must be a Float32Array/);
+    expect(() => nk.batchNormBackward(x, x, shape, { ...inference, runningVar: new Float32Array(2) })).toThrow(/'options.runningVar' must be a Float32Array of length 3/);
+    expect(() => nk.batchNormBackward(x, x, shape, { ...inference, eps: NaN })).toThrow(/'options.eps'/);
     expect(() => nk.batchNorm(x, shape, { training: true, out: { output: x.subarray(1, 25) as Float32Array } })).toThrow(RangeError);
   });
   it('the binding checks lengths and types again when called directly', () => {

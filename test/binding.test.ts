@@ -43,8 +43,11 @@ function validCalls(): Record<string, Arg[]> {
     batchNorm: [...bn(), a('in', f(n)), a('in?', f(CH)), a('in?', f(CH)), a('out?', f(CH)), a('out?', f(CH)),
       a('bool', true), a('fraction', 0.1), a('eps', 1e-5), a('bool', true), a('out', z(n)), a('out64', dz(CH)),
       a('out', z(CH))],
-    batchNormBackward: [...bn(), a('in', f(n)), a('in', f(n)), a('in64', d(CH)), a('in', f(CH)), a('in?', f(CH)),
-      a('bool', true), a('out?', z(n)), a('out?', z(CH)), a('out?', z(CH))],
+    batchNormBackward: [...bn(), a('in', f(n)), a('in', f(n)), a('in?', f(CH)), a('bool', true), a('eps', 1e-5),
+      a('in64', d(CH)), a('in', f(CH)), a('out?', z(n)), a('out?', z(CH)), a('out?', z(CH))],
+    // Inference: the running mean and variance (Float32Arrays) in place of saveMean and saveInvstd.
+    'batchNormBackward (inference)': [...bn(), a('in', f(n)), a('in', f(n)), a('in?', f(CH)), a('bool', false),
+      a('eps', 1e-5), a('in', f(CH)), a('in', f(CH)), a('out?', z(n)), a('out?', z(CH)), a('out?', z(CH))],
     batchNormStats: [...bn(), a('in', f(n)), a('out64', dz(CH)), a('out64', dz(CH))],
     batchNormElemt: [...bn(), a('in', f(n)), a('in64', d(CH)), a('in', f(CH)), a('in?', f(CH)), a('in?', f(CH)),
       a('out', z(n))],
@@ -108,15 +111,16 @@ function mutations(i: number, args: Arg[]): Mutation[] {
 describe.skipIf(!addon)('native binding argument checks (direct calls)', () => {
   it('every op, sync and async: each argument made wrong in turn is refused before the kernel runs', async () => {
     let checked = 0;
-    for (const [op, args] of Object.entries(validCalls())) {
+    for (const [key, args] of Object.entries(validCalls())) {
+      const op = key.split(' ')[0]; // 'batchNormBackward (inference)': another valid call of batchNormBackward
       // The valid call runs, sync and async.
       const good = args.map((a) => a.value);
-      expect(() => addon[op](...good), op).not.toThrow();
-      await expect(addon[`${op}Async`](...good), op).resolves.toBeUndefined();
+      expect(() => addon[op](...good), key).not.toThrow();
+      await expect(addon[`${op}Async`](...good), key).resolves.toBeUndefined();
       for (let i = 0; i < args.length; i++) {
         for (const [what, apply, errorClass] of mutations(i, args)) {
           for (const name of [op, `${op}Async`]) {
-            const call = validCalls()[op];
+            const call = validCalls()[key];
             const values = call.map((a) => a.value);
             apply(values);
             const before = values.map((x) => (readable(x) ? Array.from(x) : null));
@@ -127,7 +131,7 @@ describe.skipIf(!addon)('native binding argument checks (direct calls)', () => {
             } catch (e) {
               error = e;
             }
-            const label = `${name} argument ${i} (${args[i].kind}) as ${what}`;
+            const label = `${name}${key === op ? '' : ` [${key}]`} argument ${i} (${args[i].kind}) as ${what}`;
             expect(error, label).toBeInstanceOf(errorClass);
             expect((error as Error).message, label).toMatch(new RegExp(`^normkit\\.${name}: `));
             // Nothing ran: every array of the call (inputs and outputs) is as it was.

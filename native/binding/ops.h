@@ -187,8 +187,9 @@ struct BatchNormForwardOp {
   static void run(const KernelTable& k, const Params& p) { k.batch_norm_forward(p); }
 };
 
-// batchNormBackward(n, c, s, channelsLast, gradOutput, input, mean, invstd, weight?, training, gradInput?,
-//                   gradWeight?, gradBias?)
+// batchNormBackward(n, c, s, channelsLast, gradOutput, input, weight?, training, eps, mean, invstdOrVar,
+//                   gradInput?, gradWeight?, gradBias?): mean and invstdOrVar are saveMean (Float64Array) and
+// saveInvstd in training, runningMean and runningVar (Float32Arrays) in inference.
 struct BatchNormBackwardOp {
   static constexpr const char* kName = "batchNormBackward";
   using Params = BatchNormBackward;
@@ -199,10 +200,16 @@ struct BatchNormBackwardOp {
     const size_t c = p.shape.c;
     p.dy = in.input("gradOutput", total);
     p.x = in.input("input", total);
-    p.mean = in.input_f64("options.saveMean", c);
-    p.invstd = in.input("options.saveInvstd", c);
     p.weight = in.optional_input("options.weight", c);
     p.training = in.boolean("training");
+    p.eps = in.non_negative("options.eps");
+    if (p.training) {
+      p.save_mean = in.input_f64("options.saveMean", c);
+      p.invstd_or_var = in.input("options.saveInvstd", c);
+    } else {
+      p.running_mean = in.input("options.runningMean", c);
+      p.invstd_or_var = in.input("options.runningVar", c);
+    }
     p.dx = in.optional_output("out.gradInput", total);
     p.dweight = in.optional_output("out.gradWeight", c);
     p.dbias = in.optional_output("out.gradBias", c);

@@ -117,13 +117,15 @@ struct BatchNormBackward {
   BatchNormShape shape;
   const float* dy;
   const float* x;
-  const double* mean;    // [c]
-  const float* invstd;   // [c]
-  const float* weight;   // [c] or null (= 1)
-  float* dx;             // or null
-  float* dweight;        // [c] or null
-  float* dbias;          // [c] or null
+  const double* save_mean;     // [c]: training (null in inference)
+  const float* running_mean;   // [c]: inference (null in training)
+  const float* invstd_or_var;  // [c]: saveInvstd (training) or the running variance (inference)
+  const float* weight;         // [c] or null (= 1)
+  float* dx;                   // or null
+  float* dweight;              // [c] or null
+  float* dbias;                // [c] or null
   bool training;
+  float eps;  // inference: invstd = 1 / sqrt(running variance + eps), as batch_norm_forward() computes it
 };
 
 // SyncBatchNorm pieces (PyTorch's split). Per-channel mean and M2 = sum of squared deviations.

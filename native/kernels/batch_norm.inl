@@ -326,9 +326,19 @@ void batch_norm_backward(const BatchNormBackward& a) {
   const double count = bn_count(sh);
   const bool want_sums = a.training || a.dweight || a.dbias;
   const bool streaming = a.dx && stream_output(sh, a.dx, 3);
+  // Inference: the running mean in double and invstd from the running variance worked out here rather than in
+  // JavaScript, where each new array cost ~1.2 us a call, more than the kernel at small batches.
+  Scratch<double> running_mean(a.training ? 0 : sh.c);
+  Scratch<float> running_invstd(a.training ? 0 : sh.c);
+  for (size_t j = 0; !a.training && j < sh.c; ++j) {
+    running_mean.data[j] = a.running_mean[j];
+    running_invstd.data[j] = float(1.0 / std::sqrt(double(a.invstd_or_var[j]) + double(a.eps)));
+  }
+  const double* mean = a.training ? a.save_mean : running_mean.data;
+  const float* invstd = a.training ? a.invstd_or_var : running_invstd.data;
   auto finish = [&](size_t ch, double sdy, double sdx) {
-    record_grads(a.dweight ? a.dweight + ch : nullptr, a.dbias ? a.dbias + ch : nullptr, a.invstd + ch, 1, &sdy, &sdx);
-    return make_back_coef(a.mean[ch], a.invstd[ch], a.weight, ch, a.training ? sdy : 0, a.training ? sdx : 0, count);
+    record_grads(a.dweight ? a.dweight + ch : nullptr, a.dbias ? a.dbias + ch : nullptr, invstd + ch, 1, &sdy, &sdx);
+    return make_back_coef(mean[ch], invstd[ch], a.weight, ch, a.training ? sdy : 0, a.training ? sdx : 0, count);
   };
   with_flags([&](auto use_x, auto stream_dx) {
     constexpr bool X = use_x.value, S = stream_dx.value;
@@ -339,7 +349,7 @@ void batch_norm_backward(const BatchNormBackward& a) {
       for (size_t ch = 0; ch < sh.c; ++ch) {
         with_flags([&](auto centred) {
           double sdy, sdx;
-          grad_sums<centred.value>(sh, a.dy, a.x, a.mean, ch, 1, &sdy, &sdx);
+          grad_sums<centred.value>(sh, a.dy, a.x, mean, ch, 1, &sdy, &sdx);
           const BackCoef f = finish(ch, sdy, sdx);
           if (!a.dx) return;
           const size_t next = ch + 1 < sh.c ? sh.s : 0;
@@ -349,7 +359,7 @@ void batch_norm_backward(const BatchNormBackward& a) {
             affine_grad_run<X, S, centred.value>(a.dy + off, a.x + off, a.dx + off, sh.s, f.k, f.hi, f.k2, f.k1,
                                                  a.dy + off + next, a.x + off + next, backwards);
           }
-        }, !uncentred_ok(float(a.mean[ch]), a.invstd[ch]));
+        }, !uncentred_ok(float(mean[ch]), invstd[ch]));
       }
       return;
     }
@@ -358,12 +368,12 @@ void batch_norm_backward(const BatchNormBackward& a) {
     for (size_t j0 = 0; j0 < sh.c; j0 += kChunk) {
       const size_t w = sh.c - j0 < kChunk ? sh.c - j0 : kChunk;
       if (want_sums) {
-        grad_sums(sh, a.dy, a.x, a.mean, j0, w, sdy, sdx);
-        record_grads(a.dweight ? a.dweight + j0 : nullptr, a.dbias ? a.dbias + j0 : nullptr, a.invstd + j0, w, sdy,
+        grad_sums(sh, a.dy, a.x, mean, j0, w, sdy, sdx);
+        record_grads(a.dweight ? a.dweight + j0 : nullptr, a.dbias ? a.dbias + j0 : nullptr, invstd + j0, w, sdy,
                      sdx);
       }
       if (!a.dx) continue;
-      make_back_coefs(a.mean + j0, a.invstd + j0, a.weight ? a.weight + j0 : nullptr, a.training ? sdy : nullptr,
+      make_back_coefs(mean + j0, invstd + j0, a.weight ? a.weight + j0 : nullptr, a.training ? sdy : nullptr,
                       a.training ? sdx : nullptr, count, w, f);
       apply_back<X, S>(sh, a.dy, a.x, a.dx, j0, w, f);
     }

@@ -131,8 +131,18 @@ function backCoefs(c: number, invstd: F32, w: F32 | null, sdy: ArrayLike<number>
   return { k, k2, k1 };
 }
 
-export function batchNormBackward(n: number, c: number, s: number, channelsLast: boolean, dy: F32, x: F32, mean: F64,
-  invstd: F32, w: F32 | null, training: boolean, dx: F32 | null, dw: F32 | null, db: F32 | null): void {
+/** 1 / sqrt(runningVar + eps) per channel, as batchNorm's inference computes it. */
+function runningInvstd(runningVar: F32, eps: number): F32 {
+  const invstd = new Float32Array(runningVar.length);
+  for (let j = 0; j < runningVar.length; j++) invstd[j] = 1 / Math.sqrt(runningVar[j] + eps);
+  return invstd;
+}
+
+export function batchNormBackward(n: number, c: number, s: number, channelsLast: boolean, dy: F32, x: F32, w: F32 | null,
+  training: boolean, eps: number, statsMean: F64 | F32, invstdOrVar: F32, dx: F32 | null, dw: F32 | null,
+  db: F32 | null): void {
+  const mean = statsMean instanceof Float64Array ? statsMean : new Float64Array(statsMean);
+  const invstd = training ? invstdOrVar : runningInvstd(invstdOrVar, eps);
   const sdy = new Float64Array(c), sdx = new Float64Array(c);
   if (training || dw || db) gradSums(n, c, s, channelsLast, dy, x, mean, sdy, sdx);
   for (let j = 0; j < c; j++) {

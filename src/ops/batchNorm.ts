@@ -191,21 +191,21 @@ function prepareBackward(fn: string, gradOutput: Float32Array, input: Float32Arr
   const dy = v.float32(fn, 'gradOutput', gradOutput, x.length, 'the input length');
   const weight = v.optionalFloat32(fn, 'options.weight', o.weight, c, perChannel);
   const training = v.flag(fn, 'options.training', o.training, o.saveMean != null || o.saveInvstd != null);
-  let mean: Float64Array, invstd: Float32Array;
+  // Training: the batch statistics the forward saved. Inference: the running ones, as given (the backend
+  // works out invstd = 1 / sqrt(runningVar + eps) as its inference forward does).
+  let mean: Float64Array | Float32Array, invstdOrVar: Float32Array, eps = 0;
   if (training) {
     if (o.saveMean == null || o.saveInvstd == null)
       throw new TypeError(`normkit.${fn}: training mode needs 'options.saveMean' and 'options.saveInvstd' from the forward`);
     mean = v.means(fn, 'options.saveMean', o.saveMean, c, perChannel);
-    invstd = v.float32(fn, 'options.saveInvstd', o.saveInvstd, c, perChannel);
+    invstdOrVar = v.float32(fn, 'options.saveInvstd', o.saveInvstd, c, perChannel);
     if (n * s === 1) tooFewValues(fn, inputShape);
   } else {
     if (o.runningMean == null || o.runningVar == null)
       throw new TypeError(`normkit.${fn}: inference mode (training: false) needs 'options.runningMean' and 'options.runningVar'`);
-    mean = v.means(fn, 'options.runningMean', o.runningMean, c, perChannel);
-    const rv = v.float32(fn, 'options.runningVar', o.runningVar, c, perChannel);
-    const eps = v.nonNegative(fn, 'options.eps', o.eps, BATCH_NORM_DEFAULTS[conventions].eps);
-    invstd = new Float32Array(c);
-    for (let j = 0; j < c; j++) invstd[j] = 1 / Math.sqrt(rv[j] + eps);
+    mean = v.float32(fn, 'options.runningMean', o.runningMean, c, perChannel);
+    invstdOrVar = v.float32(fn, 'options.runningVar', o.runningVar, c, perChannel);
+    eps = v.nonNegative(fn, 'options.eps', o.eps, BATCH_NORM_DEFAULTS[conventions].eps);
   }
   const [wantInput, wantWeight, wantBias] = v.mask(fn, 'options.outputMask', o.outputMask, 3, [true, weight !== null, weight !== null]);
   const out = v.options<NonNullable<BatchNormBackwardOptions['out']>>(fn, o.out);
@@ -214,10 +214,10 @@ function prepareBackward(fn: string, gradOutput: Float32Array, input: Float32Arr
     gradWeight: wantWeight ? v.output(fn, 'out.gradWeight', out.gradWeight, c, perChannel) : null,
     gradBias: wantBias ? v.output(fn, 'out.gradBias', out.gradBias, c, perChannel) : null,
   };
-  v.noOverlap(fn, BACKWARD_NAMES, [grads.gradInput, grads.gradWeight, grads.gradBias, dy, x, mean, invstd, weight], 3);
+  v.noOverlap(fn, BACKWARD_NAMES, [grads.gradInput, grads.gradWeight, grads.gradBias, dy, x, mean, invstdOrVar, weight], 3);
   // Empty batch: nothing flows; the sums are 0.
-  const args: Parameters<Kernels['batchNormBackward']> = [n, c, s, dims.channelsLast, dy, x, mean, invstd, weight, training,
-    grads.gradInput, grads.gradWeight, grads.gradBias];
+  const args: Parameters<Kernels['batchNormBackward']> = [n, c, s, dims.channelsLast, dy, x, weight, training, eps, mean,
+    invstdOrVar, grads.gradInput, grads.gradWeight, grads.gradBias];
   return { args, result: grads };
 }
 

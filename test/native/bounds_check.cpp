@@ -246,15 +246,15 @@ void batch_ops(const KernelTable& k, size_t N, size_t C, size_t S, bool last, in
       const float *frm = frozen("runningMean (inference)", rm, C), *frv = frozen("runningVar (inference)", rv, C);
       k.batch_norm_forward({sh, x, w, b, const_cast<float*>(frm), const_cast<float*>(frv), y, output64("saveMean (inference)", C),
                             output("saveInvstd (inference)", C), 0.1, 1e-5f, false, true});
-      // Backward from the batch statistics (training) and as in inference.
+      // Backward from the batch statistics (training) and from the running ones (inference).
       const double* m = frozen("saveMean (saved)", save_mean, C);
       const float* is = frozen("saveInvstd (saved)", save_invstd, C);
       const float* dy = input("dy", n);
       for (int training = 0; training < 2; ++training)
         for (int mask = all_variants ? 0 : 7; mask < 8; ++mask)
-          k.batch_norm_backward({sh, dy, x, m, is, w, mask & 1 ? output("dx", n) : nullptr,
-                                 mask & 2 ? output("dweight", C) : nullptr, mask & 4 ? output("dbias", C) : nullptr,
-                                 training == 1});
+          k.batch_norm_backward({sh, dy, x, training ? m : nullptr, training ? nullptr : frm, training ? is : frv, w,
+                                 mask & 1 ? output("dx", n) : nullptr, mask & 2 ? output("dweight", C) : nullptr,
+                                 mask & 4 ? output("dbias", C) : nullptr, training == 1, 1e-5f});
       // The SyncBatchNorm pieces.
       k.batch_norm_stats({sh, x, output64("mean", C), output64("m2", C)});
       k.batch_norm_elemt({sh, x, m, is, w, b, output("y (elemt)", n)});

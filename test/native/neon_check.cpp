@@ -121,7 +121,8 @@ int main() {
         tables[t]->batch_norm_forward({bn, X.p, w.data(), nullptr, nullptr, nullptr, Y.p, save_mean.data(),
                                        save_invstd.data(), 0.1, 1e-5f, true, true});
         tables[t]->batch_norm_backward(
-            {bn, DY.p, X.p, save_mean.data(), save_invstd.data(), w.data(), DX.p, gw.data(), gb.data(), true});
+            {bn, DY.p, X.p, save_mean.data(), nullptr, save_invstd.data(), w.data(), DX.p, gw.data(), gb.data(), true,
+             1e-5f});
         std::snprintf(what, sizeof what, "batchNorm NHWC %zux%zux%zu, offset %zu, %s", N, S, C, offset, names[t]);
         by.check(what, t, offset, Y.p, n, 1e-5);
         bdx.check(what, t, offset, DX.p, n, 1e-4);
