@@ -71,12 +71,6 @@ inline bool stream_output(const BatchNormShape& sh, const float* y, size_t array
   return use_streaming_stores(arrays * sh.n * sh.c * sh.s * sizeof(float));
 }
 
-// Channels-first runs shorter than this are not streamed by the one-pass sweep below: sample by sample, the
-// runs are contiguous, and the partial lines at their ends, stored plainly between streamed ones, made the
-// inference 2.1-2.4x slower at [128,512,7,7] and [256,256,7,7] (196-byte runs) than plain stores; at 14x14
-// (784 bytes) the two were level, from 21x21 (1764 bytes) streaming wins.
-constexpr size_t kMinStreamedRunBytes = 1024;
-
 // Whether channels-last rows may take the folded form y = x * a + b' (b' = b - hi * a, rounded once: hi * a
 // is exact in double) for all w columns: when every channel's mean is within kUncentredMaxOffset standard
 // deviations of zero (|hi * a| <= 8 |weight|, a being invstd * weight), where it loses at most ~5e-7 of the

@@ -264,6 +264,12 @@ inline SplitFloat split(double v) {
 constexpr size_t kStreamMinBytes = size_t(16) << 20;
 inline bool use_streaming_stores(size_t bytes) { return bytes >= kStreamMinBytes; }
 
+// Contiguous runs shorter than this are not streamed: the partial lines at their ends, stored plainly between
+// streamed ones, made BatchNorm's channels-first inference 2.1-2.4x slower at [128,512,7,7] and [256,256,7,7]
+// (196-byte runs) than plain stores; at 14x14 (784 bytes) the two were level, from 21x21 (1764 bytes) streaming
+// wins. GroupNorm's short-channel blocks: [32768,512] with 32 groups (64-byte blocks) 1.8x slower streamed.
+constexpr size_t kMinStreamedRunBytes = 1024;
+
 // Compile-time switches for a kernel's optional parts (weight given? bias? streaming stores?), so that no
 // loop tests them per element:
 //   with_flags([&](auto has_w, auto has_b) { ... if constexpr (has_w.value) ... }, w != nullptr, b != nullptr);
