@@ -15,6 +15,9 @@ const shapes: [number[], number[]][] = [
   [[5, 20000], [20000]], [[3, 16384], [16384]],
   // Forward row pairs of longer rows (unstreamed): 1024 floats (4 KiB apart), 2500 (odd row count).
   [[16, 1024], [1024]], [[17, 2500], [2500]],
+  // Short rows in batches of a vector's lanes, then the rows left over (4 to 16 lanes; 13 and 100 floats end
+  // in a partial vector, 32 does not).
+  [[40, 13], [13]], [[33, 100], [100]], [[2, 17, 32], [32]],
 ];
 
 describe('reference LayerNorm gradients match finite differences (float64)', () => {
@@ -49,9 +52,10 @@ for (const t of targets()) {
       }
     });
 
-    // One row at a time, and stacked 18 deep, where rows go in pairs (768 floats, and 1024 and 4096 unstreamed).
+    // One row at a time, and stacked 18 deep, where rows go in pairs (768 floats, and 1024 and 4096 unstreamed)
+    // or, short (7, 13, 100 floats), in batches of a vector's lanes (hard rows among the others of a batch).
     const hardRowsTitle = 'stays exact on hard rows: large offsets, tiny spread, constant rows, huge magnitudes (%i columns)';
-    it.each([768, 1024, 4096])(hardRowsTitle, (cols) => {
+    it.each([7, 13, 100, 768, 1024, 4096])(hardRowsTitle, (cols) => {
       t.use();
       const r = rng(3);
       const rows: [string, Float32Array][] = [
@@ -119,18 +123,21 @@ for (const t of targets()) {
       expect(relError(got.gradWeight!, expected)).toBeLessThan(1e-5);
     });
 
-    it('NaN and Inf spoil only their own rows', () => {
+    it.each([[4, 37], [20, 13]])('NaN and Inf spoil only their own rows (%ix%i)', (rows, cols) => {
       t.use();
-      const r = rng(4), cols = 37;
-      const x = r.normals(4 * cols);
+      const r = rng(4);
+      const x = r.normals(rows * cols);
       x[cols + 5] = NaN;
       x[2 * cols + 9] = Infinity;
-      const { output } = nk.layerNorm(x, [4, cols], [cols]);
+      const { output, mean, rstd } = nk.layerNorm(x, [rows, cols], [cols]);
       const row = (i: number) => Array.from(output.subarray(i * cols, (i + 1) * cols));
-      expect(row(0).every(Number.isFinite)).toBe(true);
       expect(row(1).every(Number.isNaN)).toBe(true);
       expect(row(2).some(Number.isNaN)).toBe(true);
-      expect(row(3).every(Number.isFinite)).toBe(true);
+      for (let i = 0; i < rows; ++i) {
+        if (i === 1 || i === 2) continue;
+        expect(row(i).every(Number.isFinite), `row ${i}`).toBe(true);
+        expect([mean[i], rstd[i]].every(Number.isFinite), `row ${i}`).toBe(true);
+      }
     });
 
     it('a normalized size of 1 gives the bias; an empty batch gives empty outputs', () => {
@@ -155,6 +162,10 @@ for (const t of targets()) {
       const inPlace = x.slice();
       nk.layerNorm(inPlace, [rows, cols], [cols], { weight: w, bias: b, out: { output: inPlace } });
       expect(inPlace).toEqual(got.output);
+      // Short rows, in batches (their statistics are taken before any row of the batch is written).
+      const xs = r.normals(37 * 13, 2, 3), ws = r.normals(13), short = nk.layerNorm(xs, [37, 13], [13], { weight: ws });
+      nk.layerNorm(xs, [37, 13], [13], { weight: ws, out: { output: xs } });
+      expect(xs).toEqual(short.output);
     });
 
     it('backward matches the float64 reference within 1e-4, for every output mask', () => {
@@ -199,7 +210,7 @@ for (const t of targets()) {
     it('forward and backward results are the same wherever the buffers sit', () => {
       t.use();
       const r = rng(13);
-      const sizes = [[17, 768], [16, 100], [19, 40], [5, 1000], [5, 1024], [6, 7], [16, 1024], [17, 1500], [3, 16500]];
+      const sizes = [[17, 768], [16, 100], [19, 40], [5, 1000], [5, 1024], [6, 7], [16, 1024], [17, 1500], [3, 16500], [37, 13]];
       for (const [rows, cols] of sizes) {
         const x = r.normals(rows * cols, 0.5, 2), w = r.normals(cols), b = r.normals(cols), dy = r.normals(rows * cols);
         const base = nk.layerNorm(x, [rows, cols], [cols], { weight: w, bias: b });

@@ -9,6 +9,7 @@ const shapes: [number[], number[]][] = [
   [[0, 16], [16]], [[3, 4099], [4099]], [[6, 1000], [1000]],
   [[5, 20000], [20000]], [[3, 16384], [16384]],  // long rows: backward blocks of 4, of 2, then a single row
   [[17, 768], [768]], [[16, 1024], [1024]], [[17, 2500], [2500]],  // forward row pairs, an odd last row
+  [[40, 13], [13]], [[33, 100], [100]], [[2, 17, 32], [32]],  // short rows: batches, then the rows left over
 ];
 
 describe('reference RMSNorm gradients match finite differences (float64)', () => {
@@ -43,9 +44,10 @@ for (const t of targets()) {
       }
     });
 
-    it('stays exact on hard rows, and NaN spoils only its row', () => {
+    // 300 floats: rows in pairs; 7, 13 and 100: short rows, in batches of a vector's lanes.
+    it.each([300, 100, 13, 7])('stays exact on hard rows, and NaN spoils only its row (%i columns)', (cols) => {
       t.use();
-      const r = rng(13), cols = 300;
+      const r = rng(13);
       for (const [name, x] of [
         ['3e5 + N(0, 1)', r.normals(cols, 3e5, 1)], ['1e20 * N(0, 1)', r.normals(cols, 0, 1e20)],
         ['1e-20 * N(0, 1)', r.normals(cols, 0, 1e-20)], ['zeros', new Float32Array(cols)],
@@ -68,9 +70,9 @@ for (const t of targets()) {
         expect(relError(row(pairs.output), row(ref.y)), `row ${i} of 18`).toBeLessThan(1e-5);
         expect(relError(pairs.rstd.subarray(i, i + 1), ref.rstd.subarray(i, i + 1)), `row ${i} of 18`).toBeLessThan(1e-5);
       }
-      const x = r.normals(3 * cols);
+      const x = r.normals(20 * cols);
       x[cols + 1] = NaN;
-      const { output } = nk.rmsNorm(x, [3, cols], [cols]);
+      const { output } = nk.rmsNorm(x, [20, cols], [cols]);
       expect(Array.from(output.subarray(0, cols)).every(Number.isFinite)).toBe(true);
       expect(Array.from(output.subarray(cols, 2 * cols)).every(Number.isNaN)).toBe(true);
       expect(Array.from(output.subarray(2 * cols)).every(Number.isFinite)).toBe(true);
@@ -88,6 +90,9 @@ for (const t of targets()) {
       const inPlace = x.slice();
       nk.rmsNorm(inPlace, [4, 50], 50, { weight: w, out: { output: inPlace } });
       expect(inPlace).toEqual(got.output);
+      const xs = r.normals(37 * 13), short = nk.rmsNorm(xs, [37, 13], 13);  // short rows, in batches
+      nk.rmsNorm(xs, [37, 13], 13, { out: { output: xs } });
+      expect(xs).toEqual(short.output);
     });
 
     it('backward matches the float64 reference within 1e-4', () => {
@@ -117,7 +122,7 @@ for (const t of targets()) {
     it('forward and backward results are the same wherever the buffers sit', () => {
       t.use();
       const r = rng(16);
-      for (const [rows, cols] of [[9, 768], [16, 100], [5, 1000], [5, 1024], [6, 7], [17, 768], [16, 1024], [17, 1500]]) {
+      for (const [rows, cols] of [[9, 768], [16, 100], [5, 1000], [5, 1024], [6, 7], [17, 768], [16, 1024], [17, 1500], [37, 13]]) {
         const x = r.normals(rows * cols, 0.2, 1.1), w = r.normals(cols, 1, 0.2), dy = r.normals(rows * cols);
         const { output, rstd } = nk.rmsNorm(x, [rows, cols], [cols], { weight: w });
         const base = nk.rmsNormBackward(dy, x, [rows, cols], [cols], { rstd, weight: w, outputMask: [true, true] });

@@ -186,8 +186,48 @@ void layer_norm_forward_wide(const LayerNormForward& a, bool streamed) {
   if (streamed) stream_fence();
 }
 
-void layer_norm_forward(const LayerNormForward& a) {
-  const size_t n = a.cols;
+// Short rows (rows.inl), kLanes at a time: their statistics side by side, then each row normalised from L1.
+template <size_t V>
+void layer_norm_forward_short(const LayerNormForward& a) {
+  const size_t n = a.cols, last = n - (V - 1) * kLanes;
+  Vf w[V], b[V];
+  for (size_t k = 0; k < V; ++k) {
+    const size_t lanes = k + 1 < V ? kLanes : last;
+    w[k] = a.weight ? load_lanes(a.weight + k * kLanes, 0, lanes) : set1(1.0f);
+    b[k] = a.bias ? load_lanes(a.bias + k * kLanes, 0, lanes) : zero();
+  }
+  for (size_t r0 = 0; r0 < a.rows; r0 += kLanes) {
+    const float* x = a.x + r0 * n;
+    double mean[kLanes], var[kLanes];
+    short_rows_moments<V>(x, n, mean, var);
+    alignas(64) float rstd[kLanes], hi[kLanes], lo_rstd[kLanes];
+    for (size_t i = 0; i < kLanes; ++i) {  // the mean as hi + lo, as in layer_norm_forward_pairs()
+      rstd[i] = float(1.0 / std::sqrt(var[i] + double(a.eps)));
+      hi[i] = float(mean[i]);
+      lo_rstd[i] = -float(mean[i] - double(hi[i])) * rstd[i];
+    }
+    if (a.mean) store(a.mean + r0, load(hi));
+    if (a.rstd) store(a.rstd + r0, load(rstd));
+    for (size_t i = 0; i < kLanes; ++i) {
+      Vf v[V];
+      load_short_row(x + i * n, last, v);
+      const Vf h = set1(hi[i]), rv = set1(rstd[i]), lr = set1(lo_rstd[i]);
+      for (size_t k = 0; k < V; ++k) v[k] = muladd(muladd(sub(v[k], h), rv, lr), w[k], b[k]);
+      store_short_row(a.y + (r0 + i) * n, last, v);
+    }
+  }
+}
+
+void layer_norm_forward(const LayerNormForward& all) {
+  const size_t n = all.cols;
+  LayerNormForward a = all;  // the rows left after the short-row batches
+  if (const size_t batched = short_row_batches(all.rows, n)) {
+    a.rows = batched;
+    with_short_row_vectors(n, [&](auto v) { layer_norm_forward_short<v.value>(a); });
+    a.x += batched * n, a.y += batched * n, a.rows = all.rows - batched;
+    if (a.mean) a.mean += batched;
+    if (a.rstd) a.rstd += batched;
+  }
   const StreamPlan plan = streaming_plan(a.y, a.rows, n, 2);
   // Row pairs need every row aligned alike when they stream (their records start where the output is aligned);
   // a streamed output whose rows are not goes row by row, each row peeling its own head.

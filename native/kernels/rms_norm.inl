@@ -61,8 +61,38 @@ void rms_norm_forward_pairs(const RmsNormForward& a, const StreamPlan& plan) {
   if (plan.streaming) stream_fence();
 }
 
-void rms_norm_forward(const RmsNormForward& a) {
-  const size_t n = a.cols;
+// Short rows (rows.inl), kLanes at a time, as layer_norm_forward_short().
+template <size_t V>
+void rms_norm_forward_short(const RmsNormForward& a) {
+  const size_t n = a.cols, last = n - (V - 1) * kLanes;
+  Vf w[V];
+  for (size_t k = 0; k < V; ++k) w[k] = a.weight ? load_lanes(a.weight + k * kLanes, 0, k + 1 < V ? kLanes : last) : set1(1.0f);
+  for (size_t r0 = 0; r0 < a.rows; r0 += kLanes) {
+    const float* x = a.x + r0 * n;
+    double ms[kLanes];
+    short_rows_mean_squares<V>(x, n, ms);
+    alignas(64) float rstd[kLanes];
+    for (size_t i = 0; i < kLanes; ++i) rstd[i] = float(1.0 / std::sqrt(ms[i] + double(a.eps)));
+    if (a.rstd) store(a.rstd + r0, load(rstd));
+    for (size_t i = 0; i < kLanes; ++i) {
+      Vf v[V];
+      load_short_row(x + i * n, last, v);
+      const Vf rv = set1(rstd[i]);
+      for (size_t k = 0; k < V; ++k) v[k] = mul(mul(v[k], rv), w[k]);
+      store_short_row(a.y + (r0 + i) * n, last, v);
+    }
+  }
+}
+
+void rms_norm_forward(const RmsNormForward& all) {
+  const size_t n = all.cols;
+  RmsNormForward a = all;  // the rows left after the short-row batches
+  if (const size_t batched = short_row_batches(all.rows, n)) {
+    a.rows = batched;
+    with_short_row_vectors(n, [&](auto v) { rms_norm_forward_short<v.value>(a); });
+    a.x += batched * n, a.y += batched * n, a.rows = all.rows - batched;
+    if (a.rstd) a.rstd += batched;
+  }
   const StreamPlan plan = streaming_plan(a.y, a.rows, n, 2);
   // As in layer_norm_forward(): pairs need every row aligned alike when they stream.
   const bool streamed = stream_any_rows(a.y, a.rows, n, 2);  // each row peels its own head (row_peel())

@@ -247,6 +247,121 @@ inline double mean_square(const float* x, size_t n, const float* prefetch = null
   return q / double(n);
 }
 
+// Short rows: at most kMaxShortRowVectors vectors (128 floats on AVX-512, 64 on AVX2, 32 on NEON, 8 on the
+// scalar build), taken kLanes rows at a time so that their statistics are computed side by side, lane i of
+// a vector for row i (reduce_add_each()). Row by row through the general sweeps, each row paid for its loops'
+// setup and ends and for a chain of reductions, a division and a square root that the next row could not
+// start before: LayerNorm 1024x16 took 25 ns a row, where a copy of its bytes takes about 1 ns.
+// A row is held as V vectors, the last one partial: lanes [0, last), 1 <= last <= kLanes, the others 0.
+constexpr size_t kMaxShortRowVectors = 8;
+inline size_t short_row_vectors(size_t n) { return (n + kLanes - 1) / kLanes; }
+
+// How many of `rows` rows of n floats go to a short-row kernel: whole batches of kLanes (a partial batch
+// costs as much as a full one; the rows after the last batch take the general path).
+inline size_t short_row_batches(size_t rows, size_t n) {
+  return n > 0 && short_row_vectors(n) <= kMaxShortRowVectors ? rows / kLanes * kLanes : 0;
+}
+
+// Calls f(SizeTag<V>{}) with V = short_row_vectors(n).
+template <size_t V = 1, typename F>
+inline void with_short_row_vectors(size_t n, F&& f) {
+  if constexpr (V < kMaxShortRowVectors) {
+    if (short_row_vectors(n) != V) return with_short_row_vectors<V + 1>(n, f);
+  }
+  f(SizeTag<V>{});
+}
+
+template <size_t V>
+inline void load_short_row(const float* x, size_t last, Vf (&v)[V]) {
+  for (size_t k = 0; k + 1 < V; ++k) v[k] = load(x + k * kLanes);
+  v[V - 1] = last == kLanes ? load(x + (V - 1) * kLanes) : load_lanes(x + (V - 1) * kLanes, 0, last);
+}
+template <size_t V>
+inline void store_short_row(float* y, size_t last, const Vf (&v)[V]) {
+  for (size_t k = 0; k + 1 < V; ++k) store(y + k * kLanes, v[k]);
+  if (last == kLanes)
+    store(y + (V - 1) * kLanes, v[V - 1]);
+  else
+    store_lanes(y + (V - 1) * kLanes, v[V - 1], 0, last);
+}
+
+// The moments of kLanes short rows of V vectors from x, n floats apart: the corrected two-pass algorithm (the
+// mean, then the deviations from it rounded to a float, so that there is no shift to check), both passes
+// reading the rows from L1. Sums in float, reduced for all rows at once: a row has at most 128 elements.
+// A row whose float sums overflowed or hold a NaN, or whose float mean is still more than a standard
+// deviation off, goes to moments().
+template <size_t V>
+inline void short_rows_moments(const float* x, size_t n, double (&mean)[kLanes], double (&var)[kLanes]) {
+  const size_t last = n - (V - 1) * kLanes;
+  const double inv_n = 1.0 / double(n);
+  alignas(64) float centre[kLanes], dev[kLanes], sq[kLanes];
+  Vf s[kLanes], c[kLanes], q[kLanes];
+  for (size_t i = 0; i < kLanes; ++i) {
+    Vf v[V];
+    load_short_row(x + i * n, last, v);
+    s[i] = v[0];
+    for (size_t k = 1; k < V; ++k) s[i] = add(s[i], v[k]);
+  }
+  store(centre, mul(reduce_add_each(s), set1(float(inv_n))));
+  for (size_t i = 0; i < kLanes; ++i) {
+    Vf v[V];
+    load_short_row(x + i * n, last, v);
+    const Vf centre_i = set1(centre[i]);
+    c[i] = q[i] = zero();
+    for (size_t k = 0; k < V; ++k) {
+      Vf d = sub(v[k], centre_i);
+      if (k + 1 == V) d = select_lanes(zero(), d, 0, last);
+      c[i] = add(c[i], d);
+      q[i] = muladd(d, d, q[i]);
+    }
+  }
+  store(dev, reduce_add_each(c));
+  store(sq, reduce_add_each(q));
+  auto ok = [&](size_t i) {
+    const double cm = double(dev[i]) * inv_n;
+    return (cm * cm <= var[i]) & std::isfinite(var[i]);  // & not &&: the loop below vectorizes
+  };
+  bool all_ok = true;
+  for (size_t i = 0; i < kLanes; ++i) {
+    const double cm = double(dev[i]) * inv_n;
+    mean[i] = double(centre[i]) + cm;
+    var[i] = double(sq[i]) * inv_n - cm * cm;
+    all_ok &= ok(i);
+  }
+  if (!all_ok)
+    for (size_t i = 0; i < kLanes; ++i)
+      if (!ok(i)) {
+        const Moments m = moments(x + i * n, n);
+        mean[i] = m.mean, var[i] = m.var;
+      }
+}
+
+// The means of squares of kLanes short rows of V vectors from x, n floats apart (RMSNorm), as
+// short_rows_moments(): float sums reduced for all rows at once; a row whose sum overflowed goes to
+// mean_square().
+template <size_t V>
+inline void short_rows_mean_squares(const float* x, size_t n, double (&ms)[kLanes]) {
+  const size_t last = n - (V - 1) * kLanes;
+  const double inv_n = 1.0 / double(n);
+  alignas(64) float sq[kLanes];
+  Vf q[kLanes];
+  for (size_t i = 0; i < kLanes; ++i) {
+    Vf v[V];
+    load_short_row(x + i * n, last, v);
+    q[i] = mul(v[0], v[0]);
+    for (size_t k = 1; k < V; ++k) q[i] = muladd(v[k], v[k], q[i]);
+  }
+  store(sq, reduce_add_each(q));
+  bool all_ok = true;
+  for (size_t i = 0; i < kLanes; ++i) {
+    ms[i] = double(sq[i]) * inv_n;
+    all_ok &= std::isfinite(ms[i]);
+  }
+  if (!all_ok)
+    for (size_t i = 0; i < kLanes; ++i)
+      if (!std::isfinite(ms[i])) ms[i] = mean_square(x + i * n, n);
+}
+
 // A double held as two floats (hi + lo), so that x - mean stays exact to float precision even when the
 // mean is large next to the spread (1e4 + N(0, 1e-2)): (x - hi) is exact there, then lo is taken off.
 struct SplitFloat {

@@ -21,6 +21,8 @@ inline Vf load_lanes(const float* p, size_t lo, size_t hi) { return {_mm512_mask
 // Lanes [lo, hi) of b, the others of a.
 inline Vf select_lanes(Vf a, Vf b, size_t lo, size_t hi) { return {_mm512_mask_mov_ps(a.v, lanes_between(lo, hi), b.v)}; }
 inline void store(float* p, Vf a) { _mm512_storeu_ps(p, a.v); }
+// Lanes [lo, hi) of a to p; memory under the other lanes is not touched.
+inline void store_lanes(float* p, Vf a, size_t lo, size_t hi) { _mm512_mask_storeu_ps(p, lanes_between(lo, hi), a.v); }
 inline void stream(float* p, Vf a) { _mm512_stream_ps(p, a.v); }
 inline void stream_fence() { _mm_sfence(); }
 inline Vf add(Vf a, Vf b) { return {_mm512_add_ps(a.v, b.v)}; }
@@ -33,6 +35,22 @@ inline double reduce_add(Vf a) {
   __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(a.v));
   __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a.v), 1)));
   return _mm512_reduce_add_pd(_mm512_add_pd(lo, hi));
+}
+
+// Lane i: the sum of v[i]'s lanes, in float (a tree: v[2k] and v[2k+1] share a vector from the first step on).
+inline Vf reduce_add_each(const Vf (&v)[16]) {
+  __m512 t[8], u[4], w[2];
+  for (int k = 0; k < 8; ++k)  // halves: t[k] = row 2k in blocks 0-1, row 2k+1 in blocks 2-3
+    t[k] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * k].v, v[2 * k + 1].v, 0x44),
+                         _mm512_shuffle_f32x4(v[2 * k].v, v[2 * k + 1].v, 0xEE));
+  for (int k = 0; k < 4; ++k)  // u[k]: block j = row 4k + j
+    u[k] = _mm512_add_ps(_mm512_shuffle_f32x4(t[2 * k], t[2 * k + 1], 0x88),
+                         _mm512_shuffle_f32x4(t[2 * k], t[2 * k + 1], 0xDD));
+  for (int k = 0; k < 2; ++k)  // w[k]: block j = row 8k + j (lanes 0-1), row 8k + 4 + j (lanes 2-3)
+    w[k] = _mm512_add_ps(_mm512_shuffle_ps(u[2 * k], u[2 * k + 1], 0x44), _mm512_shuffle_ps(u[2 * k], u[2 * k + 1], 0xEE));
+  // Block j: rows j, j + 4, j + 8, j + 12; lane 4j + m holds row j + 4m.
+  const __m512 z = _mm512_add_ps(_mm512_shuffle_ps(w[0], w[1], 0x88), _mm512_shuffle_ps(w[0], w[1], 0xDD));
+  return {_mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), z)};
 }
 
 }  // namespace avx512

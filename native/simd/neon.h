@@ -27,6 +27,11 @@ inline Vf select_lanes(Vf a, Vf b, size_t lo, size_t hi) {
   return {vld1q_f32(ta)};
 }
 inline void store(float* p, Vf a) { vst1q_f32(p, a.v); }
+inline void store_lanes(float* p, Vf a, size_t lo, size_t hi) {
+  float t[4];
+  vst1q_f32(t, a.v);
+  for (size_t l = lo; l < hi; ++l) p[l] = t[l];
+}
 inline void stream(float* p, Vf a) { vst1q_f32(p, a.v); }  // no portable non-temporal store
 inline void stream_fence() {}
 inline Vf add(Vf a, Vf b) { return {vaddq_f32(a.v, b.v)}; }
@@ -37,6 +42,11 @@ inline Vf negmuladd(Vf a, Vf b, Vf c) { return {vfmsq_f32(c.v, a.v, b.v)}; }
 inline double reduce_add(Vf a) {
   float64x2_t s = vaddq_f64(vcvt_f64_f32(vget_low_f32(a.v)), vcvt_high_f64_f32(a.v));
   return vaddvq_f64(s);
+}
+
+// Lane i: the sum of v[i]'s lanes, in float.
+inline Vf reduce_add_each(const Vf (&v)[4]) {
+  return {vpaddq_f32(vpaddq_f32(v[0].v, v[1].v), vpaddq_f32(v[2].v, v[3].v))};
 }
 
 }  // namespace neon

@@ -19,6 +19,9 @@ inline Vf load(const float* p) { return {double(*p)}; }
 inline Vf load_lanes(const float* p, size_t lo, size_t hi) { return {lo < hi ? double(*p) : 0.0}; }
 inline Vf select_lanes(Vf a, Vf b, size_t lo, size_t hi) { return lo < hi ? b : a; }
 inline void store(float* p, Vf a) { *p = float(a.v); }
+inline void store_lanes(float* p, Vf a, size_t lo, size_t hi) {
+  if (lo < hi) *p = float(a.v);
+}
 inline void stream(float* p, Vf a) { *p = float(a.v); }
 inline void stream_fence() {}
 inline Vf add(Vf a, Vf b) { return {a.v + b.v}; }
@@ -27,6 +30,9 @@ inline Vf mul(Vf a, Vf b) { return {a.v * b.v}; }
 inline Vf muladd(Vf a, Vf b, Vf c) { return {a.v * b.v + c.v}; }
 inline Vf negmuladd(Vf a, Vf b, Vf c) { return {c.v - a.v * b.v}; }
 inline double reduce_add(Vf a) { return a.v; }
+
+// Lane i: the sum of v[i]'s lanes (one lane: v[0]).
+inline Vf reduce_add_each(const Vf (&v)[1]) { return v[0]; }
 
 }  // namespace scalar
 }  // namespace normkit
