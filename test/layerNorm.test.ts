@@ -115,6 +115,21 @@ for (const t of targets()) {
           expect(relError(g.gradWeight!, ref.dw, maxAbs(dys)), what).toBeLessThan(1e-5);
         }
       }
+      // Stacked 20 deep at 7, 13 and 100 columns: short rows, in batches of a vector's lanes, hard rows among
+      // ordinary ones.
+      for (const c of [7, 13, 100]) {
+        const R = 20, xs = new Float32Array(R * c), dys = r.normals(R * c), ws = w.subarray(0, c);
+        for (let i = 0; i < R; ++i) xs.set(rows[i % rows.length][1].subarray(0, c), i * c);
+        const { mean, rstd } = nk.layerNorm(xs, [R, c], [c], { weight: ws });
+        const g = nk.layerNormBackward(dys, xs, [R, c], [c], { mean, rstd, weight: ws, outputMask: [true, true, true] });
+        const ref = refLayerNormBackward(dys, xs, R, c, ws, 1e-5);
+        for (let i = 0; i < R; ++i) {
+          const what = `${rows[i % rows.length][0]}, row ${i} of ${R}, ${c} columns`;
+          expect(relError(g.gradInput!.subarray(i * c, (i + 1) * c), ref.dx.subarray(i * c, (i + 1) * c)), what).toBeLessThan(1e-5);
+        }
+        expect(relError(g.gradWeight!, ref.dw, maxAbs(dys)), `${c} columns`).toBeLessThan(1e-5);
+        expect(relError(g.gradBias!, ref.db), `${c} columns`).toBeLessThan(1e-5);
+      }
       // A mean that is not within a float's rounding of the data's is used as given (PyTorch's semantics).
       const x = r.normals(cols, 1e4, 1e-2), { rstd } = nk.layerNorm(x, [1, cols], [cols]);
       const given = new Float32Array([1e4 + 0.005]);
@@ -192,15 +207,17 @@ for (const t of targets()) {
         expect(relError(g1.gradInput!, ref1.dx, maxAbs(dy) * maxAbs(fwd.rstd))).toBeLessThan(1e-4);
         expect(relError(g1.gradWeight!, ref1.dw)).toBeLessThan(1e-4);
       }
-      const x = r.normals(60), dy = r.normals(60), w = r.normals(20);
-      const { mean, rstd } = nk.layerNorm(x, [3, 20], [20], { weight: w });
-      const full = nk.layerNormBackward(dy, x, [3, 20], [20], { mean, rstd, weight: w });
-      for (const m of [[true, false, false], [false, true, false], [false, false, true], [false, true, true], [true, true, false]] as const) {
-        const g = nk.layerNormBackward(dy, x, [3, 20], [20], { mean, rstd, weight: w, outputMask: m });
-        expect([g.gradInput !== null, g.gradWeight !== null, g.gradBias !== null]).toEqual([...m]);
-        if (g.gradInput) expect(g.gradInput).toEqual(full.gradInput);
-        if (g.gradWeight) expect(g.gradWeight).toEqual(full.gradWeight);
-        if (g.gradBias) expect(g.gradBias).toEqual(full.gradBias);
+      for (const [rows, cols] of [[3, 20], [40, 13]]) { // 40x13: short rows, in batches
+        const x = r.normals(rows * cols), dy = r.normals(rows * cols), w = r.normals(cols);
+        const { mean, rstd } = nk.layerNorm(x, [rows, cols], [cols], { weight: w });
+        const full = nk.layerNormBackward(dy, x, [rows, cols], [cols], { mean, rstd, weight: w });
+        for (const m of [[true, false, false], [false, true, false], [false, false, true], [false, true, true], [true, true, false]] as const) {
+          const g = nk.layerNormBackward(dy, x, [rows, cols], [cols], { mean, rstd, weight: w, outputMask: m });
+          expect([g.gradInput !== null, g.gradWeight !== null, g.gradBias !== null]).toEqual([...m]);
+          if (g.gradInput) expect(g.gradInput).toEqual(full.gradInput);
+          if (g.gradWeight) expect(g.gradWeight).toEqual(full.gradWeight);
+          if (g.gradBias) expect(g.gradBias).toEqual(full.gradBias);
+        }
       }
     });
 

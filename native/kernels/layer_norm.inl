@@ -269,7 +269,7 @@ void layer_norm_forward(const LayerNormForward& all) {
 // Pass 1 (each row of the block) gathers the two means; pass 2 sweeps the block's columns once, writing dx
 // and adding the block into dw/db, kept with the weight in aligned records (ColumnRecords) and so loaded and
 // stored once per block. Without dx, pass 1 is skipped.
-void layer_norm_backward(const LayerNormBackward& a) {
+void layer_norm_backward_blocks(const LayerNormBackward& a) {
   const size_t n = a.cols;
   PhasedRecords<3> recs(a.dx, a.x, a.rows, {a.weight, nullptr, nullptr}, n);  // weight, dweight, dbias
   for (size_t j = 0; j < n; ++j) {
@@ -376,4 +376,73 @@ void layer_norm_backward(const LayerNormBackward& a) {
   if (!recs.vectors) return;
   if (a.dweight) recs.sums_to(1, a.dweight);
   if (a.dbias) recs.sums_to(2, a.dbias);
+}
+
+// Short rows (rows.inl), kLanes at a time: the two means of each row side by side, then each row's dx, with
+// gradWeight and gradBias summed in registers and added to a.dweight/a.dbias at the end.
+template <size_t V>
+void layer_norm_backward_short(const LayerNormBackward& a, size_t rows) {
+  const size_t n = a.cols, last = n - (V - 1) * kLanes;
+  const double inv_n = 1.0 / double(n);
+  Vf w[V], dw[V], db[V];
+  for (size_t k = 0; k < V; ++k) {
+    w[k] = a.weight ? load_lanes(a.weight + k * kLanes, 0, k + 1 < V ? kLanes : last) : set1(1.0f);
+    dw[k] = db[k] = zero();
+  }
+  for (size_t r0 = 0; r0 < rows; r0 += kLanes) {
+    const float *x = a.x + r0 * n, *dy = a.dy + r0 * n, *mean = a.mean + r0, *rstd = a.rstd + r0;
+    alignas(64) float sum_g[kLanes], sum_gxm[kLanes], lo[kLanes], k1[kLanes], k2[kLanes];
+    Vf sg[kLanes], sgxm[kLanes];
+    for (size_t i = 0; i < kLanes; ++i) {
+      // The true mean is mean + lo, as in layer_norm_backward_blocks().
+      lo[i] = a.dx || a.dweight ? float(mean_residual(x + i * n, n, mean[i], rstd[i])) : 0.0f;
+      Vf xv[V], d[V];
+      load_short_row(x + i * n, last, xv);
+      load_short_row(dy + i * n, last, d);
+      const Vf m = set1(mean[i]);
+      sg[i] = sgxm[i] = zero();
+      for (size_t k = 0; k < V; ++k) {
+        const Vf g = mul(d[k], w[k]);
+        sg[i] = add(sg[i], g);
+        sgxm[i] = muladd(g, sub(xv[k], m), sgxm[i]);
+      }
+    }
+    store(sum_g, reduce_add_each(sg));
+    store(sum_gxm, reduce_add_each(sgxm));
+    for (size_t i = 0; i < kLanes; ++i) {
+      const double r64 = rstd[i], sgd = sum_g[i], sgx = double(sum_gxm[i]) - double(lo[i]) * sgd;
+      const double k2_64 = r64 * r64 * r64 * sgx * inv_n;
+      k1[i] = float(r64 * sgd * inv_n - double(lo[i]) * k2_64);
+      k2[i] = float(k2_64);
+    }
+    for (size_t i = 0; i < kLanes; ++i) {
+      Vf xv[V], d[V];
+      load_short_row(x + i * n, last, xv);
+      load_short_row(dy + i * n, last, d);
+      const Vf m = set1(mean[i]), r = set1(rstd[i]), vlo = set1(lo[i]), vk1 = set1(k1[i]), vk2 = set1(k2[i]);
+      for (size_t k = 0; k < V; ++k) {
+        const Vf xm = sub(xv[k], m), d_rstd = mul(d[k], r);
+        dw[k] = muladd(d_rstd, sub(xm, vlo), dw[k]);
+        db[k] = add(db[k], d[k]);
+        xv[k] = sub(mul(d_rstd, w[k]), muladd(xm, vk2, vk1));  // dx
+      }
+      if (a.dx) store_short_row(a.dx + (r0 + i) * n, last, xv);
+    }
+  }
+  for (size_t k = 0; k < V; ++k) {
+    const size_t lanes = k + 1 < V ? kLanes : last;
+    if (a.dweight) store_lanes(a.dweight + k * kLanes, add(load_lanes(a.dweight + k * kLanes, 0, lanes), dw[k]), 0, lanes);
+    if (a.dbias) store_lanes(a.dbias + k * kLanes, add(load_lanes(a.dbias + k * kLanes, 0, lanes), db[k]), 0, lanes);
+  }
+}
+
+// The rows after the short-row batches first: layer_norm_backward_blocks() sets dweight/dbias to their sums
+// (zeros when there are none), which the batches then add to.
+void layer_norm_backward(const LayerNormBackward& all) {
+  const size_t n = all.cols, batched = short_row_batches(all.rows, n);
+  LayerNormBackward rest = all;
+  rest.dy += batched * n, rest.x += batched * n, rest.mean += batched, rest.rstd += batched, rest.rows -= batched;
+  if (rest.dx) rest.dx += batched * n;
+  layer_norm_backward_blocks(rest);
+  if (batched) with_short_row_vectors(n, [&](auto v) { layer_norm_backward_short<v.value>(all, batched); });
 }

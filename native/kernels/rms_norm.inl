@@ -142,7 +142,7 @@ void rms_norm_forward(const RmsNormForward& all) {
 // With g = dy * w:  dx = rstd * g - x * k,  k = rstd^3 * mean(g * x);  dw = sum over rows of dy * x * rstd.
 // Pass 1 (each row of the block) gathers mean(g * x); pass 2 sweeps the block's columns once, writing dx and
 // adding the block into dw. Without dx, pass 1 is skipped.
-void rms_norm_backward(const RmsNormBackward& a) {
+void rms_norm_backward_blocks(const RmsNormBackward& a) {
   const size_t n = a.cols;
   if (a.dweight)
     for (size_t j = 0; j < n; ++j) a.dweight[j] = 0.0f;
@@ -222,4 +222,60 @@ void rms_norm_backward(const RmsNormBackward& a) {
   }, a.weight != nullptr, a.dx != nullptr, a.dweight != nullptr, recs.streaming);
   if (recs.streaming) stream_fence();
   if (recs.vectors && a.dweight) recs.sums_to(1, a.dweight);
+}
+
+// Short rows (rows.inl), kLanes at a time, as layer_norm_backward_short().
+template <size_t V>
+void rms_norm_backward_short(const RmsNormBackward& a, size_t rows) {
+  const size_t n = a.cols, last = n - (V - 1) * kLanes;
+  const double inv_n = 1.0 / double(n);
+  Vf w[V], dw[V];
+  for (size_t k = 0; k < V; ++k) {
+    w[k] = a.weight ? load_lanes(a.weight + k * kLanes, 0, k + 1 < V ? kLanes : last) : set1(1.0f);
+    dw[k] = zero();
+  }
+  for (size_t r0 = 0; r0 < rows; r0 += kLanes) {
+    const float *x = a.x + r0 * n, *dy = a.dy + r0 * n, *rstd = a.rstd + r0;
+    alignas(64) float sum_gx[kLanes], coef[kLanes];
+    Vf sgx[kLanes];
+    for (size_t i = 0; i < kLanes; ++i) {
+      Vf xv[V], d[V];
+      load_short_row(x + i * n, last, xv);
+      load_short_row(dy + i * n, last, d);
+      sgx[i] = zero();
+      for (size_t k = 0; k < V; ++k) sgx[i] = muladd(mul(d[k], w[k]), xv[k], sgx[i]);
+    }
+    store(sum_gx, reduce_add_each(sgx));
+    for (size_t i = 0; i < kLanes; ++i) {
+      const double r64 = rstd[i];
+      coef[i] = float(r64 * r64 * r64 * double(sum_gx[i]) * inv_n);
+    }
+    for (size_t i = 0; i < kLanes; ++i) {
+      Vf xv[V], d[V];
+      load_short_row(x + i * n, last, xv);
+      load_short_row(dy + i * n, last, d);
+      const Vf r = set1(rstd[i]), k = set1(coef[i]);
+      for (size_t j = 0; j < V; ++j) {
+        const Vf d_rstd = mul(d[j], r);
+        dw[j] = muladd(d_rstd, xv[j], dw[j]);
+        xv[j] = negmuladd(xv[j], k, mul(d_rstd, w[j]));  // dx
+      }
+      if (a.dx) store_short_row(a.dx + (r0 + i) * n, last, xv);
+    }
+  }
+  if (a.dweight)
+    for (size_t k = 0; k < V; ++k) {
+      const size_t lanes = k + 1 < V ? kLanes : last;
+      store_lanes(a.dweight + k * kLanes, add(load_lanes(a.dweight + k * kLanes, 0, lanes), dw[k]), 0, lanes);
+    }
+}
+
+// As layer_norm_backward(): the rows after the short-row batches first, then the batches.
+void rms_norm_backward(const RmsNormBackward& all) {
+  const size_t n = all.cols, batched = short_row_batches(all.rows, n);
+  RmsNormBackward rest = all;
+  rest.dy += batched * n, rest.x += batched * n, rest.rstd += batched, rest.rows -= batched;
+  if (rest.dx) rest.dx += batched * n;
+  rms_norm_backward_blocks(rest);
+  if (batched) with_short_row_vectors(n, [&](auto v) { rms_norm_backward_short<v.value>(all, batched); });
 }
