@@ -17,7 +17,7 @@ const shapes: [number[], number[]][] = [
   [[16, 1024], [1024]], [[17, 2500], [2500]],
   // Short rows in batches of a vector's lanes, then the rows left over (4 to 16 lanes; 13 and 100 floats end
   // in a partial vector, 32 does not).
-  [[40, 13], [13]], [[33, 100], [100]], [[2, 17, 32], [32]],
+  [[40, 13], [13]], [[33, 100], [100]], [[2, 17, 32], [32]], [[33, 200], [200]],
 ];
 
 describe('reference LayerNorm gradients match finite differences (float64)', () => {
@@ -53,9 +53,9 @@ for (const t of targets()) {
     });
 
     // One row at a time, and stacked 18 deep, where rows go in pairs (768 floats, and 1024 and 4096 unstreamed)
-    // or, short (7, 13, 100 floats), in batches of a vector's lanes (hard rows among the others of a batch).
+    // or, short (7 to 200 floats), in batches of a vector's lanes (hard rows among the others of a batch).
     const hardRowsTitle = 'stays exact on hard rows: large offsets, tiny spread, constant rows, huge magnitudes (%i columns)';
-    it.each([7, 13, 100, 768, 1024, 4096])(hardRowsTitle, (cols) => {
+    it.each([7, 13, 100, 200, 768, 1024, 4096])(hardRowsTitle, (cols) => {
       t.use();
       const r = rng(3);
       const rows: [string, Float32Array][] = [

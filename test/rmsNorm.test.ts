@@ -9,7 +9,7 @@ const shapes: [number[], number[]][] = [
   [[0, 16], [16]], [[3, 4099], [4099]], [[6, 1000], [1000]],
   [[5, 20000], [20000]], [[3, 16384], [16384]],  // long rows: backward blocks of 4, of 2, then a single row
   [[17, 768], [768]], [[16, 1024], [1024]], [[17, 2500], [2500]],  // forward row pairs, an odd last row
-  [[40, 13], [13]], [[33, 100], [100]], [[2, 17, 32], [32]],  // short rows: batches, then the rows left over
+  [[40, 13], [13]], [[33, 100], [100]], [[2, 17, 32], [32]], [[33, 200], [200]],  // short rows: batches, then the rest
 ];
 
 describe('reference RMSNorm gradients match finite differences (float64)', () => {
@@ -44,8 +44,8 @@ for (const t of targets()) {
       }
     });
 
-    // 300 floats: rows in pairs; 7, 13 and 100: short rows, in batches of a vector's lanes.
-    it.each([300, 100, 13, 7])('stays exact on hard rows, and NaN spoils only its row (%i columns)', (cols) => {
+    // 300 floats: rows in pairs; 7 to 200: short rows, in batches of a vector's lanes (the forward).
+    it.each([300, 200, 100, 13, 7])('stays exact on hard rows, and NaN spoils only its row (%i columns)', (cols) => {
       t.use();
       const r = rng(13);
       for (const [name, x] of [

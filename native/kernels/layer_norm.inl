@@ -221,9 +221,9 @@ void layer_norm_forward_short(const LayerNormForward& a) {
 void layer_norm_forward(const LayerNormForward& all) {
   const size_t n = all.cols;
   LayerNormForward a = all;  // the rows left after the short-row batches
-  if (const size_t batched = short_row_batches(all.rows, n)) {
+  if (const size_t batched = short_forward_batches(all.y, all.rows, n)) {
     a.rows = batched;
-    with_short_row_vectors(n, [&](auto v) { layer_norm_forward_short<v.value>(a); });
+    with_short_row_vectors<kMaxShortForwardVectors>(n, [&](auto v) { layer_norm_forward_short<v.value>(a); });
     a.x += batched * n, a.y += batched * n, a.rows = all.rows - batched;
     if (a.mean) a.mean += batched;
     if (a.rstd) a.rstd += batched;
@@ -439,10 +439,10 @@ void layer_norm_backward_short(const LayerNormBackward& a, size_t rows) {
 // The rows after the short-row batches first: layer_norm_backward_blocks() sets dweight/dbias to their sums
 // (zeros when there are none), which the batches then add to.
 void layer_norm_backward(const LayerNormBackward& all) {
-  const size_t n = all.cols, batched = short_row_batches(all.rows, n);
+  const size_t n = all.cols, batched = short_row_batches(all.rows, n, kMaxShortBackwardVectors);
   LayerNormBackward rest = all;
   rest.dy += batched * n, rest.x += batched * n, rest.mean += batched, rest.rstd += batched, rest.rows -= batched;
   if (rest.dx) rest.dx += batched * n;
   layer_norm_backward_blocks(rest);
-  if (batched) with_short_row_vectors(n, [&](auto v) { layer_norm_backward_short<v.value>(all, batched); });
+  if (batched) with_short_row_vectors<kMaxShortBackwardVectors>(n, [&](auto v) { layer_norm_backward_short<v.value>(all, batched); });
 }

@@ -87,9 +87,9 @@ void rms_norm_forward_short(const RmsNormForward& a) {
 void rms_norm_forward(const RmsNormForward& all) {
   const size_t n = all.cols;
   RmsNormForward a = all;  // the rows left after the short-row batches
-  if (const size_t batched = short_row_batches(all.rows, n)) {
+  if (const size_t batched = short_forward_batches(all.y, all.rows, n)) {
     a.rows = batched;
-    with_short_row_vectors(n, [&](auto v) { rms_norm_forward_short<v.value>(a); });
+    with_short_row_vectors<kMaxShortForwardVectors>(n, [&](auto v) { rms_norm_forward_short<v.value>(a); });
     a.x += batched * n, a.y += batched * n, a.rows = all.rows - batched;
     if (a.rstd) a.rstd += batched;
   }
@@ -272,10 +272,10 @@ void rms_norm_backward_short(const RmsNormBackward& a, size_t rows) {
 
 // As layer_norm_backward(): the rows after the short-row batches first, then the batches.
 void rms_norm_backward(const RmsNormBackward& all) {
-  const size_t n = all.cols, batched = short_row_batches(all.rows, n);
+  const size_t n = all.cols, batched = short_row_batches(all.rows, n, kMaxShortBackwardVectors);
   RmsNormBackward rest = all;
   rest.dy += batched * n, rest.x += batched * n, rest.rstd += batched, rest.rows -= batched;
   if (rest.dx) rest.dx += batched * n;
   rms_norm_backward_blocks(rest);
-  if (batched) with_short_row_vectors(n, [&](auto v) { rms_norm_backward_short<v.value>(all, batched); });
+  if (batched) with_short_row_vectors<kMaxShortBackwardVectors>(n, [&](auto v) { rms_norm_backward_short<v.value>(all, batched); });
 }

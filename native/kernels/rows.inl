@@ -247,26 +247,37 @@ inline double mean_square(const float* x, size_t n, const float* prefetch = null
   return q / double(n);
 }
 
-// Short rows: at most kMaxShortRowVectors vectors (128 floats on AVX-512, 64 on AVX2, 32 on NEON, 8 on the
-// scalar build), taken kLanes rows at a time so that their statistics are computed side by side, lane i of
+// Short rows: at most kMaxShortForwardVectors vectors for the forward ops (256 floats on AVX-512, 128 on AVX2,
+// 64 on NEON, 8 on the scalar build), kMaxShortBackwardVectors for the backward ops and for a forward whose
+// output is streamed (half that: past it the backward's weight, row and gradient sums no longer fit in
+// registers, and LayerNorm's measured 0.8x at 1024x256 in C++; a streamed forward of longer rows is faster
+// streamed row by row, 0.74x and 0.83x for LayerNorm and RMSNorm at 16384x200 in Node), taken kLanes rows at
+// a time so that their statistics are computed side by side, lane i of
 // a vector for row i (reduce_add_each()). Row by row through the general sweeps, each row paid for its loops'
 // setup and ends and for a chain of reductions, a division and a square root that the next row could not
 // start before: LayerNorm 1024x16 took 25 ns a row, where a copy of its bytes takes about 1 ns.
 // A row is held as V vectors, the last one partial: lanes [0, last), 1 <= last <= kLanes, the others 0.
-constexpr size_t kMaxShortRowVectors = 8;
+constexpr size_t kMaxShortForwardVectors = kLanes > 1 ? 16 : 8;  // scalar: 0.7x at 16 floats in Node
+constexpr size_t kMaxShortBackwardVectors = 8;
 inline size_t short_row_vectors(size_t n) { return (n + kLanes - 1) / kLanes; }
 
-// How many of `rows` rows of n floats go to a short-row kernel: whole batches of kLanes (a partial batch
-// costs as much as a full one; the rows after the last batch take the general path).
-inline size_t short_row_batches(size_t rows, size_t n) {
-  return n > 0 && short_row_vectors(n) <= kMaxShortRowVectors ? rows / kLanes * kLanes : 0;
+// How many of `rows` rows of n floats go to a short-row kernel taking rows of up to Max vectors: whole batches
+// of kLanes (a partial batch costs as much as a full one; the rows after the last batch take the general path).
+inline size_t short_row_batches(size_t rows, size_t n, size_t max_vectors) {
+  return n > 0 && short_row_vectors(n) <= max_vectors ? rows / kLanes * kLanes : 0;
+}
+// The same for a forward op writing y (two arrays of rows * n floats: x and y).
+inline bool stream_any_rows(const float* y, size_t rows, size_t n, size_t arrays);  // below, with streaming
+inline size_t short_forward_batches(const float* y, size_t rows, size_t n) {
+  const bool streamed = stream_any_rows(y, rows, n, 2);
+  return short_row_batches(rows, n, streamed ? kMaxShortBackwardVectors : kMaxShortForwardVectors);
 }
 
-// Calls f(SizeTag<V>{}) with V = short_row_vectors(n).
-template <size_t V = 1, typename F>
+// Calls f(SizeTag<V>{}) with V = short_row_vectors(n) <= Max.
+template <size_t Max, size_t V = 1, typename F>
 inline void with_short_row_vectors(size_t n, F&& f) {
-  if constexpr (V < kMaxShortRowVectors) {
-    if (short_row_vectors(n) != V) return with_short_row_vectors<V + 1>(n, f);
+  if constexpr (V < Max) {
+    if (short_row_vectors(n) != V) return with_short_row_vectors<Max, V + 1>(n, f);
   }
   f(SizeTag<V>{});
 }
@@ -287,7 +298,7 @@ inline void store_short_row(float* y, size_t last, const Vf (&v)[V]) {
 
 // The moments of kLanes short rows of V vectors from x, n floats apart: the corrected two-pass algorithm (the
 // mean, then the deviations from it rounded to a float, so that there is no shift to check), both passes
-// reading the rows from L1. Sums in float, reduced for all rows at once: a row has at most 128 elements.
+// reading the rows from L1. Sums in float, reduced for all rows at once: a row has at most 256 elements.
 // A row whose float sums overflowed or hold a NaN, or whose float mean is still more than a standard
 // deviation off, goes to moments().
 template <size_t V>

@@ -65,7 +65,7 @@ int main() {
   char what[128];
 
   // LayerNorm forward/backward (row pairs, backward records) and RMSNorm backward.
-  const size_t rows_cols[][2] = {{17, 768}, {16, 100}, {19, 40}, {5, 1000}, {6, 7}, {33, 64}, {2, 4099}, {37, 13}, {20, 32}};
+  const size_t rows_cols[][2] = {{17, 768}, {16, 100}, {19, 40}, {5, 1000}, {6, 7}, {33, 64}, {2, 4099}, {37, 13}, {20, 32}, {21, 60}};
   for (const auto& shape : rows_cols) {
     const size_t R = shape[0], C = shape[1], n = R * C;
     std::vector<float> x(n), dy(n), w(C), b(C);
