@@ -247,21 +247,21 @@ inline double mean_square(const float* x, size_t n, const float* prefetch = null
   return q / double(n);
 }
 
-// Short rows: at most kMaxShortForwardVectors vectors for the forward ops (256 floats on AVX-512, 128 on AVX2,
-// 64 on NEON, 8 on the scalar build), kMaxShortBackwardVectors for the backward ops and for a forward whose
-// output is streamed (half that: past it the backward's weight, row and gradient sums no longer fit in
-// registers, and LayerNorm's measured 0.8x at 1024x256 in C++; a streamed forward of longer rows is faster
-// streamed row by row, 0.74x and 0.83x for LayerNorm and RMSNorm at 16384x200 in Node), taken kLanes rows at
-// a time so that their statistics are computed side by side, lane i of
-// a vector for row i (reduce_add_each()). Row by row through the general sweeps, each row paid for its loops'
+// Short rows are taken kLanes rows at a time, so that their statistics are computed side by side, lane i of a
+// vector for row i (reduce_add_each()). Row by row through the general sweeps, each row paid for its loops'
 // setup and ends and for a chain of reductions, a division and a square root that the next row could not
 // start before: LayerNorm 1024x16 took 25 ns a row, where a copy of its bytes takes about 1 ns.
+// Short is at most kMaxShortForwardVectors vectors for the forward ops (256 floats on AVX-512, 128 on AVX2, 64
+// on NEON, 8 on the scalar build) and kMaxShortBackwardVectors for the backward ops and for a forward whose
+// output is streamed. Past 8 vectors the backward's weight, row and gradient sums no longer fit in registers
+// (LayerNorm's backward measured 0.8x at 1024x256 in C++), and a streamed forward is faster row by row
+// (LayerNorm and RMSNorm 0.74x and 0.83x at 16384x200 in Node).
 // A row is held as V vectors, the last one partial: lanes [0, last), 1 <= last <= kLanes, the others 0.
 constexpr size_t kMaxShortForwardVectors = kLanes > 1 ? 16 : 8;  // scalar: 0.7x at 16 floats in Node
 constexpr size_t kMaxShortBackwardVectors = 8;
 inline size_t short_row_vectors(size_t n) { return (n + kLanes - 1) / kLanes; }
 
-// How many of `rows` rows of n floats go to a short-row kernel taking rows of up to Max vectors: whole batches
+// How many of `rows` rows of n floats go to a short-row kernel taking rows of up to max_vectors: whole batches
 // of kLanes (a partial batch costs as much as a full one; the rows after the last batch take the general path).
 inline size_t short_row_batches(size_t rows, size_t n, size_t max_vectors) {
   return n > 0 && short_row_vectors(n) <= max_vectors ? rows / kLanes * kLanes : 0;
