@@ -191,11 +191,8 @@ template <size_t V>
 void layer_norm_forward_short(const LayerNormForward& a) {
   const size_t n = a.cols, last = n - (V - 1) * kLanes;
   Vf w[V], b[V];
-  for (size_t k = 0; k < V; ++k) {
-    const size_t lanes = k + 1 < V ? kLanes : last;
-    w[k] = a.weight ? load_lanes(a.weight + k * kLanes, 0, lanes) : set1(1.0f);
-    b[k] = a.bias ? load_lanes(a.bias + k * kLanes, 0, lanes) : zero();
-  }
+  load_short_columns(a.weight, last, 1.0f, w);
+  load_short_columns(a.bias, last, 0.0f, b);
   for (size_t r0 = 0; r0 < a.rows; r0 += kLanes) {
     const float* x = a.x + r0 * n;
     double mean[kLanes], var[kLanes];
@@ -385,10 +382,8 @@ void layer_norm_backward_short(const LayerNormBackward& a, size_t rows) {
   const size_t n = a.cols, last = n - (V - 1) * kLanes;
   const double inv_n = 1.0 / double(n);
   Vf w[V], dw[V], db[V];
-  for (size_t k = 0; k < V; ++k) {
-    w[k] = a.weight ? load_lanes(a.weight + k * kLanes, 0, k + 1 < V ? kLanes : last) : set1(1.0f);
-    dw[k] = db[k] = zero();
-  }
+  load_short_columns(a.weight, last, 1.0f, w);
+  for (size_t k = 0; k < V; ++k) dw[k] = db[k] = zero();
   for (size_t r0 = 0; r0 < rows; r0 += kLanes) {
     const float *x = a.x + r0 * n, *dy = a.dy + r0 * n, *mean = a.mean + r0, *rstd = a.rstd + r0;
     alignas(64) float sum_g[kLanes], sum_gxm[kLanes], lo[kLanes], k1[kLanes], k2[kLanes];
@@ -429,11 +424,8 @@ void layer_norm_backward_short(const LayerNormBackward& a, size_t rows) {
       if (a.dx) store_short_row(a.dx + (r0 + i) * n, last, xv);
     }
   }
-  for (size_t k = 0; k < V; ++k) {
-    const size_t lanes = k + 1 < V ? kLanes : last;
-    if (a.dweight) store_lanes(a.dweight + k * kLanes, add(load_lanes(a.dweight + k * kLanes, 0, lanes), dw[k]), 0, lanes);
-    if (a.dbias) store_lanes(a.dbias + k * kLanes, add(load_lanes(a.dbias + k * kLanes, 0, lanes), db[k]), 0, lanes);
-  }
+  if (a.dweight) add_to_short_row(a.dweight, last, dw);
+  if (a.dbias) add_to_short_row(a.dbias, last, db);
 }
 
 // The rows after the short-row batches first: layer_norm_backward_blocks() sets dweight/dbias to their sums

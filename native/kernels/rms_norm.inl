@@ -66,7 +66,7 @@ template <size_t V>
 void rms_norm_forward_short(const RmsNormForward& a) {
   const size_t n = a.cols, last = n - (V - 1) * kLanes;
   Vf w[V];
-  for (size_t k = 0; k < V; ++k) w[k] = a.weight ? load_lanes(a.weight + k * kLanes, 0, k + 1 < V ? kLanes : last) : set1(1.0f);
+  load_short_columns(a.weight, last, 1.0f, w);
   for (size_t r0 = 0; r0 < a.rows; r0 += kLanes) {
     const float* x = a.x + r0 * n;
     double ms[kLanes];
@@ -230,10 +230,8 @@ void rms_norm_backward_short(const RmsNormBackward& a, size_t rows) {
   const size_t n = a.cols, last = n - (V - 1) * kLanes;
   const double inv_n = 1.0 / double(n);
   Vf w[V], dw[V];
-  for (size_t k = 0; k < V; ++k) {
-    w[k] = a.weight ? load_lanes(a.weight + k * kLanes, 0, k + 1 < V ? kLanes : last) : set1(1.0f);
-    dw[k] = zero();
-  }
+  load_short_columns(a.weight, last, 1.0f, w);
+  for (size_t k = 0; k < V; ++k) dw[k] = zero();
   for (size_t r0 = 0; r0 < rows; r0 += kLanes) {
     const float *x = a.x + r0 * n, *dy = a.dy + r0 * n, *rstd = a.rstd + r0;
     alignas(64) float sum_gx[kLanes], coef[kLanes];
@@ -263,11 +261,7 @@ void rms_norm_backward_short(const RmsNormBackward& a, size_t rows) {
       if (a.dx) store_short_row(a.dx + (r0 + i) * n, last, xv);
     }
   }
-  if (a.dweight)
-    for (size_t k = 0; k < V; ++k) {
-      const size_t lanes = k + 1 < V ? kLanes : last;
-      store_lanes(a.dweight + k * kLanes, add(load_lanes(a.dweight + k * kLanes, 0, lanes), dw[k]), 0, lanes);
-    }
+  if (a.dweight) add_to_short_row(a.dweight, last, dw);
 }
 
 // As layer_norm_backward(): the rows after the short-row batches first, then the batches.

@@ -295,6 +295,19 @@ inline void store_short_row(float* y, size_t last, const Vf (&v)[V]) {
   else
     store_lanes(y + (V - 1) * kLanes, v[V - 1], 0, last);
 }
+// A per-column array (weight, bias) as a short row, or `fill` in every lane when there is none.
+template <size_t V>
+inline void load_short_columns(const float* p, size_t last, float fill, Vf (&v)[V]) {
+  for (size_t k = 0; k < V; ++k) v[k] = p ? load_lanes(p + k * kLanes, 0, k + 1 < V ? kLanes : last) : set1(fill);
+}
+// Adds v to the short row at p (a backward's gradWeight/gradBias, holding the other rows' sums).
+template <size_t V>
+inline void add_to_short_row(float* p, size_t last, const Vf (&v)[V]) {
+  Vf sum[V];
+  load_short_row(p, last, sum);
+  for (size_t k = 0; k < V; ++k) sum[k] = add(sum[k], v[k]);
+  store_short_row(p, last, sum);
+}
 
 // The moments of kLanes short rows of V vectors from x, n floats apart: the corrected two-pass algorithm (the
 // mean, then the deviations from it rounded to a float, so that there is no shift to check), both passes
