@@ -9,11 +9,12 @@ const layouts: Layout[] = ['NCHW', 'NHWC'];
 
 // [N, C, *spatial] (logical) and numGroups: no spatial dims to three, sizes off every SIMD width, one-channel
 // groups (instance), one group (layer), groups of 3 and 17 channels, groups wider than a channels-last unit,
-// groups of 12000 floats (more than L1 holds: the second sweep runs backwards, see for_vectors()).
+// groups of 12000 floats (more than L1 holds: the second sweep runs backwards, see for_vectors()), and
+// short channels in whole batches of 16 groups and more with some left over (statistics side by side).
 const cases: [number[], number][] = [
   [[2, 4], 2], [[3, 6, 5], 3], [[2, 8, 7, 7], 4], [[2, 32, 17], 8], [[1, 12, 3, 3, 3], 12], [[2, 20, 33], 1],
   [[0, 8, 4], 2], [[2, 96, 5, 7], 32], [[1, 136, 9], 8], [[2, 256, 3], 2], [[1, 300, 4], 1], [[2, 64, 1], 4],
-  [[1, 80, 100], 80], [[2, 40, 2, 3], 10], [[2, 4, 60, 50], 1],
+  [[1, 80, 100], 80], [[2, 40, 2, 3], 10], [[2, 4, 60, 50], 1], [[40, 64], 4], [[17, 24, 3], 6], [[9, 256, 2], 2],
 ];
 
 /** The shape as the op takes it: [N, C, *spatial] for NCHW, [N, *spatial, C] for NHWC. */
@@ -64,9 +65,10 @@ for (const t of targets()) {
 
     it('stays exact on hard groups: large offsets, tiny spread, constant groups, magnitudes 1e20', () => {
       t.use();
-      // S = 3 and 1: channels shorter than kShortRun, swept per group (group_norm.inl).
+      // S = 3 and 1: channels shorter than kShortRun, swept per group (group_norm.inl), 36 groups so that
+      // their statistics also go 8 or 16 groups at a time.
       for (const S of [50, 3, 1]) {
-        const r = rng(13), N = 2, C = 48, G = 6;
+        const r = rng(13), N = S < 32 ? 6 : 2, C = 48, G = 6;
         const kinds: [string, (c: number, s: number) => number][] = [
           ['1e4 + N(0, 1e-2)', () => 1e4 + 1e-2 * r.normal()],
           ['3e5 + N(0, 1)', () => 3e5 + r.normal()],
@@ -78,6 +80,7 @@ for (const t of targets()) {
           ['sorted ramp 0..1e6 over positions', (c, s) => (s * 1e6) / S + c],
           ['outlier at the first positions', (c, s) => (s < 4 ? 1e6 : r.normal())],
           ['[40000..40003] repeated', (c, s) => 40000 + ((c + s) % 4)],
+          ['every other group 1e4 + N(0, 1e-2), the rest N(0, 1)', (c) => (((c * G) / C | 0) % 2 ? 1e4 + 1e-2 * r.normal() : r.normal())],
         ];
         const w = r.normals(C, 1, 0.1), b = r.normals(C, 0, 0.1);
         for (const layout of layouts) {
@@ -130,7 +133,7 @@ for (const t of targets()) {
 
     it('NaN and Inf spoil only their own group', () => {
       t.use();
-      const r = rng(14), N = 2, C = 8, S = 10, G = 4;
+      const r = rng(14), N = 5, C = 8, S = 10, G = 4; // 20 groups: some go 8 or 16 at a time (short channels)
       for (const layout of layouts) {
         const idx = at(N, C, S, layout === 'NHWC');
         const x = r.normals(N * C * S);

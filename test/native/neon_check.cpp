@@ -100,8 +100,9 @@ int main() {
   }
 
   // BatchNorm and GroupNorm channels-last (per-column sums over aligned vectors, flat sweeps with rotated
-  // coefficients), forward and backward; the shapes span several row blocks of the sums.
-  const size_t nsc[][3] = {{3, 5, 16}, {2, 21, 48}, {4, 7, 12}, {1, 10, 64}, {2, 60, 16}, {1, 90, 20}};
+  // coefficients), forward and backward; the shapes span several row blocks of the sums. With one position
+  // (40x1x24) GroupNorm takes its short-channel path, the forward's statistics four groups at a time.
+  const size_t nsc[][3] = {{3, 5, 16}, {2, 21, 48}, {4, 7, 12}, {1, 10, 64}, {2, 60, 16}, {1, 90, 20}, {40, 1, 24}};
   for (const auto& shape : nsc) {
     const size_t N = shape[0], S = shape[1], C = shape[2], n = N * S * C, G = C / 4;
     std::vector<float> x(n), dy(n), w(C);
