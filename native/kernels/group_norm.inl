@@ -6,7 +6,8 @@
 // then each channel's S-long run gets one per-channel affine map (weight·rstd and the bias folded in), with the
 // next block prefetched meanwhile. Backward: per-channel sums over each run, combined per group, then dx.
 // Channels of only a few positions ([N, C] input) go the same way with the block swept as one row against
-// per-position coefficients (group_norm_forward_short_runs()).
+// per-position coefficients (group_norm_forward_short_runs(); its forward takes the statistics of a vector's
+// lanes of blocks at a time, as LayerNorm's short rows).
 //
 // Channels last ([N, S, C]): a sample is a row-major [S, C] matrix, so each sample gets the column machinery
 // of columns.inl (the rows read in order): per-channel statistics over the S positions, merged into groups
