@@ -10,11 +10,13 @@ const layouts: Layout[] = ['NCHW', 'NHWC'];
 // [N, C, *spatial] (logical) and numGroups: no spatial dims to three, sizes off every SIMD width, one-channel
 // groups (instance), one group (layer), groups of 3 and 17 channels, groups wider than a channels-last unit,
 // groups of 12000 floats (more than L1 holds: the second sweep runs backwards, see for_vectors()), and
-// short channels in whole batches of 16 groups and more with some left over (statistics side by side).
+// short channels in whole batches of 16 groups and more with some left over (statistics side by side), and
+// groups of one and two floats (their own loop in group_norm.inl).
 const cases: [number[], number][] = [
   [[2, 4], 2], [[3, 6, 5], 3], [[2, 8, 7, 7], 4], [[2, 32, 17], 8], [[1, 12, 3, 3, 3], 12], [[2, 20, 33], 1],
   [[0, 8, 4], 2], [[2, 96, 5, 7], 32], [[1, 136, 9], 8], [[2, 256, 3], 2], [[1, 300, 4], 1], [[2, 64, 1], 4],
   [[1, 80, 100], 80], [[2, 40, 2, 3], 10], [[2, 4, 60, 50], 1], [[40, 64], 4], [[17, 24, 3], 6], [[9, 256, 2], 2],
+  [[5, 12], 12], [[7, 6], 3], [[3, 10, 2], 10],
 ];
 
 /** The shape as the op takes it: [N, C, *spatial] for NCHW, [N, *spatial, C] for NHWC. */
@@ -66,9 +68,9 @@ for (const t of targets()) {
     it('stays exact on hard groups: large offsets, tiny spread, constant groups, magnitudes 1e20', () => {
       t.use();
       // S = 3 and 1: channels shorter than kShortRun, swept per group (group_norm.inl), 36 groups so that
-      // their statistics also go 8 or 16 groups at a time.
-      for (const S of [50, 3, 1]) {
-        const r = rng(13), N = S < 32 ? 6 : 2, C = 48, G = 6;
+      // their statistics also go 8 or 16 groups at a time; and groups of one and two floats.
+      for (const [S, G] of [[50, 6], [3, 6], [1, 6], [1, 48], [1, 24], [2, 48]]) {
+        const r = rng(13), N = S < 32 ? 6 : 2, C = 48;
         const kinds: [string, (c: number, s: number) => number][] = [
           ['1e4 + N(0, 1e-2)', () => 1e4 + 1e-2 * r.normal()],
           ['3e5 + N(0, 1)', () => 3e5 + r.normal()],
@@ -90,7 +92,7 @@ for (const t of targets()) {
             for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) for (let s = 0; s < S; s++) x[idx(n, c, s)] = gen(c, s);
             const got = nk.groupNorm(x, shapeIn([N, C, S], layout), G, { weight: w, bias: b, layout });
             const ref = refGroupNorm(x, N, C, S, G, w, b, 1e-5, cl);
-            const what = `${layout} S=${S} ${name}`;
+            const what = `${layout} S=${S} G=${G} ${name}`;
             expect(got.output.every(Number.isFinite), what).toBe(true);
             expect(relError(got.output, ref.y), what).toBeLessThan(2e-5);
             expect(relError(got.mean, ref.mean), what).toBeLessThan(1e-6);
@@ -104,9 +106,10 @@ for (const t of targets()) {
     // the backward measures that rounding on the data, groups in the same tensor hard or not.
     it('backward stays exact on hard groups, from the float mean and rstd the forward saved', () => {
       t.use();
-      // S = 5 and 1: channels shorter than kShortRun, swept per group (group_norm.inl).
-      for (const S of [60, 5, 1]) {
-        const r = rng(32), N = 2, C = 24, G = 6;
+      // S = 5 and 1: channels shorter than kShortRun, swept per group (group_norm.inl); groups of one and two
+      // floats.
+      for (const [S, G] of [[60, 6], [5, 6], [1, 6], [1, 24], [1, 12], [2, 24]]) {
+        const r = rng(32), N = 2, C = 24;
         const kinds: [string, (g: number) => number][] = [
           ['1e4 + N(0, 1e-2)', () => 1e4 + 1e-2 * r.normal()],
           ['3e5 + N(0, 1)', () => 3e5 + r.normal()],
@@ -122,8 +125,11 @@ for (const t of targets()) {
             const { mean, rstd } = nk.groupNorm(x, shape, G, { weight: w, layout });
             const g = nk.groupNormBackward(dy, x, shape, G, { mean, rstd, weight: w, layout });
             const ref = refGroupNormBackward(dy, x, N, C, S, G, w, 1e-5, cl);
-            const what = `${layout} S=${S} ${name}`;
-            expect(relError(g.gradInput!, ref.dx), what).toBeLessThan(1e-5);
+            const what = `${layout} S=${S} G=${G} ${name}`;
+            // Groups of one or two floats: dx cancels to (nearly) 0, so its error is measured against the
+            // terms that cancel, |dy · w · rstd|, as in the reference comparison.
+            const terms = (C / G) * S <= 2 ? maxAbs(dy) * maxAbs(w) * maxAbs(rstd) : undefined;
+            expect(relError(g.gradInput!, ref.dx, terms), what).toBeLessThan(1e-5);
             expect(relError(g.gradWeight!, ref.dw, maxAbs(dy)), what).toBeLessThan(1e-5);
             expect(relError(g.gradBias!, ref.db), what).toBeLessThan(1e-5);
           }
@@ -151,6 +157,18 @@ for (const t of targets()) {
         }
         expect(Number.isNaN(mean[1 * G + 2])).toBe(true);
         expect(Number.isFinite(mean[1 * G + 1]) && Number.isFinite(mean[1 * G + 3])).toBe(true);
+      }
+      // Groups of one and two floats: [6, 8], NaN at (2, 5), Inf at (4, 0).
+      for (const G of [8, 4]) {
+        const x = r.normals(48), per = 8 / G, spoilt = new Set([2 * G + ((5 / per) | 0), 4 * G]);
+        x[2 * 8 + 5] = NaN;
+        x[4 * 8] = Infinity;
+        const { output, mean, rstd } = nk.groupNorm(x, [6, 8], G);
+        const dx = nk.groupNormBackward(r.normals(48), x, [6, 8], G, { mean, rstd }).gradInput!;
+        for (let i = 0; i < 48; i++) {
+          const k = ((i / 8) | 0) * G + (((i % 8) / per) | 0);
+          expect([Number.isNaN(output[i]), Number.isNaN(dx[i])], `G=${G} element ${i}`).toEqual([spoilt.has(k), spoilt.has(k)]);
+        }
       }
     });
 

@@ -280,7 +280,7 @@ void all_ops(const KernelTable& k, bool quick) {
   // GroupNorm: (N, C, S, G), InstanceNorm (G = C) and G = 1 among them.
   const size_t groups[][4] = {{2, 6, 5, 3}, {1, 4, 1, 2}, {3, 32, 49, 8}, {2, 64, 17, 64}, {2, 16, 100, 1},
                               {1, 48, 21, 4}, {0, 4, 3, 2}, {2, 4, 0, 2}, {2, 16, 784, 4}, {5, 64, 3, 16},
-                              {17, 32, 1, 2}};
+                              {17, 32, 1, 2}, {7, 12, 1, 12}, {5, 10, 2, 10}};
   for (const auto& g : groups)
     for (int last = 0; last < 2; ++last)
       for (int kind = 0; kind < 3; ++kind) group_ops(k, g[0], g[1], g[2], g[3], last == 1, kind, kind == 0);
