@@ -25,7 +25,13 @@ export function groupNorm(N: number, C: number, S: number, G: number, channelsLa
       if (mean) mean[n * G + g] = m;
       if (rstd) rstd[n * G + g] = rs;
       // y = (x - mean)·scale + shift per channel, scale = w·rstd, shift = b. (x·scale + (b - mean·scale)
-      // would lose b next to a large mean.)
+      // would lose b next to a large mean.) One position a channel ([N, C] input): one flat loop (the loops
+      // below, a channel's loop of one element each, measured 1.2-1.5x slower at [4096,512] to [256,100]).
+      if (S === 1) {
+        for (let i = 0, p = n * C + c0; i < cg; i++, p++)
+          y[p] = (x[p] - m) * (w ? w[c0 + i] * rs : rs) + (b ? b[c0 + i] : 0);
+        continue;
+      }
       for (let i = 0; i < cg; i++) {
         scale[i] = w ? w[c0 + i] * rs : rs;
         shift[i] = b ? b[c0 + i] : 0;
@@ -116,7 +122,16 @@ function groupNormBackwardChannelsFirst(N: number, C: number, S: number, G: numb
         for (let p = o; p < o + M; p++) dev += x[p] - m;
         m = refinedMean(m, dev, M);
       }
-      for (let i = 0, p = o; i < cg; i++, p += S) {
+      let sg = 0, sgxh = 0;
+      if (S === 1) {  // one position a channel: one flat loop (as the forward's; the backward 1.2-1.46x)
+        for (let i = 0, p = o; i < cg; i++, p++) {
+          const d = dy[p], wd = w ? w[c0 + i] * d : d, dxh = d * (x[p] - m) * rs;
+          sg += wd; sgxh += (w ? w[c0 + i] : 1) * dxh;
+          dwAcc[c0 + i] += dxh;
+          dbAcc[c0 + i] += d;
+        }
+      }
+      for (let i = 0, p = o; S > 1 && i < cg; i++, p += S) {
         let s1 = 0, s2 = 0;  // in locals: a typed-array element updated per element measured 1.4x slower
         for (let s = 0; s < S; s++) {
           const d = dy[p + s];
@@ -124,8 +139,7 @@ function groupNormBackwardChannelsFirst(N: number, C: number, S: number, G: numb
         }
         sumDy[i] = s1; sumDyXh[i] = s2 * rs;
       }
-      let sg = 0, sgxh = 0;
-      for (let i = 0; i < cg; i++) {
+      for (let i = 0; S > 1 && i < cg; i++) {
         const wc = w ? w[c0 + i] : 1;
         sg += wc * sumDy[i]; sgxh += wc * sumDyXh[i];
         dwAcc[c0 + i] += sumDyXh[i];
@@ -133,7 +147,10 @@ function groupNormBackwardChannelsFirst(N: number, C: number, S: number, G: numb
       }
       if (!dx) continue;
       const k1 = (rs * sg) / M, k2 = (rs * sgxh) / M;
-      for (let i = 0; i < cg; i++) {
+      if (S === 1)
+        for (let i = 0, p = o; i < cg; i++, p++)
+          dx[p] = dy[p] * ((w ? w[c0 + i] : 1) * rs) - ((x[p] - m) * rs * k2 + k1);
+      for (let i = 0; S > 1 && i < cg; i++) {
         const a = (w ? w[c0 + i] : 1) * rs;
         for (let s = 0, p = o + i * S; s < S; s++, p++) dx[p] = dy[p] * a - ((x[p] - m) * rs * k2 + k1);
       }
