@@ -26,10 +26,16 @@ export function groupNorm(N: number, C: number, S: number, G: number, channelsLa
       if (rstd) rstd[n * G + g] = rs;
       // y = (x - mean)·scale + shift per channel, scale = w·rstd, shift = b. (x·scale + (b - mean·scale)
       // would lose b next to a large mean.) One position a channel ([N, C] input): one flat loop (the loops
-      // below, a channel's loop of one element each, measured 1.2-1.5x slower at [4096,512] to [256,100]).
+      // below, a channel's loop of one element each, measured 1.1-2x slower at [4096,512] to [256,100]).
       if (S === 1) {
-        for (let i = 0, p = n * C + c0; i < cg; i++, p++)
-          y[p] = (x[p] - m) * (w ? w[c0 + i] * rs : rs) + (b ? b[c0 + i] : 0);
+        let i = 0, p = n * C + c0;
+        for (; i + 4 <= cg; i += 4, p += 4) {  // unrolled by four, as LayerNorm's
+          let a0 = (x[p] - m) * rs, a1 = (x[p + 1] - m) * rs, a2 = (x[p + 2] - m) * rs, a3 = (x[p + 3] - m) * rs;
+          if (w) { a0 *= w[c0 + i]; a1 *= w[c0 + i + 1]; a2 *= w[c0 + i + 2]; a3 *= w[c0 + i + 3]; }
+          if (b) { a0 += b[c0 + i]; a1 += b[c0 + i + 1]; a2 += b[c0 + i + 2]; a3 += b[c0 + i + 3]; }
+          y[p] = a0; y[p + 1] = a1; y[p + 2] = a2; y[p + 3] = a3;
+        }
+        for (; i < cg; i++, p++) y[p] = (x[p] - m) * (w ? w[c0 + i] * rs : rs) + (b ? b[c0 + i] : 0);
         continue;
       }
       for (let i = 0; i < cg; i++) {
@@ -123,7 +129,7 @@ function groupNormBackwardChannelsFirst(N: number, C: number, S: number, G: numb
         m = refinedMean(m, dev, M);
       }
       let sg = 0, sgxh = 0;
-      if (S === 1) {  // one position a channel: one flat loop (as the forward's; the backward 1.2-1.46x)
+      if (S === 1) {  // one position a channel: one flat loop (as the forward's; the backward 1.2-1.5x)
         for (let i = 0, p = o; i < cg; i++, p++) {
           const d = dy[p], wd = w ? w[c0 + i] * d : d, dxh = d * (x[p] - m) * rs;
           sg += wd; sgxh += (w ? w[c0 + i] : 1) * dxh;
