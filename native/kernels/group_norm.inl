@@ -257,7 +257,7 @@ void group_norm_backward_short_runs(const GroupNormBackward& a, size_t S) {
   // AVX-512; this 5 ns: 1.8-2.2x, groups of two 1.4-1.6x, every ISA).
   for (size_t k = 0, g = 0; len <= 2 && k < blocks; ++k, g = g + len < CS ? g + len : 0) {
     const float *x = a.x + k * len, *dy = a.dy + k * len;
-    const double mean = a.mean[k], r = a.rstd[k], inv_len = 1.0 / M;  // exact: M is 1 or 2
+    const double mean = a.mean[k], r = a.rstd[k];
     double xm[2], dyw[2], sg = 0, sgxm = 0, dev = 0;
     for (size_t j = 0; j < len; ++j) dev += double(x[j]) - mean;
     const double lo = mean_residual(a.mean[k], dev, M);
@@ -271,7 +271,7 @@ void group_norm_backward_short_runs(const GroupNormBackward& a, size_t S) {
         gb[g + j] += dy[j];
       }
     }
-    const double k2 = r * r * r * sgxm * inv_len, k1 = r * sg * inv_len;
+    const double k2 = r * r * r * sgxm * inv_M, k1 = r * sg * inv_M;  // inv_M exact: M is 1 or 2
     for (size_t j = 0; a.dx && j < len; ++j) a.dx[k * len + j] = float(dyw[j] * r - (xm[j] * k2 + k1));
   }
   for (size_t k = 0, g = 0; len > 2 && k < blocks; ++k, g = g + len < CS ? g + len : 0) {  // g: its group's offset
