@@ -75,6 +75,63 @@ for (const t of targets()) {
   });
 }
 
+// Outputs past the streaming threshold take streaming stores for whole cache lines only, and ordinary stores
+// for the rest of each row or run (native/kernels/rows.inl, streamed_end()): which elements go which way
+// depends on where the output sits modulo 64 bytes. At each of the 16 float offsets a line allows, the same
+// bits as an output the package allocates, and nothing written outside the output.
+function streamedCases(): Case[] {
+  const r = rng(37);
+  const list: Case[] = [];
+  for (const [rows, cols] of [[2731, 768], [2200, 1000], [1403, 1004]]) {
+    const n = rows * cols, x = r.normals(n, 1, 2), dy = r.normals(n), w = r.normals(cols), b = r.normals(cols);
+    const f = nk.layerNorm(x, [rows, cols], cols, { weight: w, bias: b }), q = nk.rmsNorm(x, [rows, cols], cols, { weight: w });
+    list.push(
+      { name: `layerNorm ${rows}x${cols}`, length: n, run: (o) => nk.layerNorm(x, [rows, cols], cols, { weight: w, bias: b, out: { output: o } }).output },
+      { name: `layerNormBackward ${rows}x${cols}`, length: n, run: (o) => nk.layerNormBackward(dy, x, [rows, cols], cols, { mean: f.mean, rstd: f.rstd, weight: w, out: { gradInput: o } }).gradInput! },
+      { name: `rmsNorm ${rows}x${cols}`, length: n, run: (o) => nk.rmsNorm(x, [rows, cols], cols, { weight: w, out: { output: o } }).output },
+      { name: `rmsNormBackward ${rows}x${cols}`, length: n, run: (o) => nk.rmsNormBackward(dy, x, [rows, cols], cols, { rstd: q.rstd, weight: w, out: { gradInput: o } }).gradInput! },
+    );
+  }
+  {
+    const shape = [2, 16, 140000], n = 2 * 16 * 140000;  // channels-first runs of 560 KB
+    const x = r.normals(n, 1, 2), dy = r.normals(n), w = r.normals(16), b = r.normals(16);
+    const f = nk.batchNorm(x, shape, { weight: w, bias: b, training: true });
+    list.push(
+      { name: `batchNorm training ${shape}`, length: n, run: (o) => nk.batchNorm(x, shape, { weight: w, bias: b, training: true, out: { output: o } }).output },
+      { name: `batchNormBackward training ${shape}`, length: n, run: (o) => nk.batchNormBackward(dy, x, shape, { weight: w, saveMean: f.saveMean, saveInvstd: f.saveInvstd, out: { gradInput: o } }).gradInput! },
+    );
+  }
+  {
+    const shape = [520, 1040, 2, 2], n = 520 * 1040 * 4, c = 1040;  // GroupNorm's short-channel runs, 1040 bytes a group
+    const x = r.normals(n, 1, 2), dy = r.normals(n), w = r.normals(c), b = r.normals(c);
+    const f = nk.groupNorm(x, shape, 16, { weight: w, bias: b });
+    list.push(
+      { name: `groupNorm ${shape}`, length: n, run: (o) => nk.groupNorm(x, shape, 16, { weight: w, bias: b, out: { output: o } }).output },
+      { name: `groupNormBackward ${shape}`, length: n, run: (o) => nk.groupNormBackward(dy, x, shape, 16, { mean: f.mean, rstd: f.rstd, weight: w, out: { gradInput: o } }).gradInput! },
+    );
+  }
+  return list;
+}
+
+for (const t of targets().filter((t) => t.name.startsWith('native'))) {
+  describe(`streamed outputs on ${t.name}`, () => {
+    it('give the same bits at every offset within a cache line, and write nothing outside the output', () => {
+      t.use();
+      for (const c of streamedCases()) {
+        const expected = c.run(undefined);
+        const buffer = new Float32Array(c.length + 32);
+        for (let off = 0; off < 16; off++) {
+          buffer.fill(NaN);
+          const got = c.run(buffer.subarray(off, off + c.length));
+          expect(sameBits(got, expected), `${c.name}, offset ${off}`).toBe(true);
+          const outside = [...buffer.subarray(0, off), ...buffer.subarray(off + c.length)];
+          expect(outside.every(Number.isNaN), `${c.name}, offset ${off}`).toBe(true);
+        }
+      }
+    });
+  });
+}
+
 describe('large outputs the package allocates', () => {
   it('are Float32Arrays of exactly the right length over a buffer of their own', () => {
     const x = rng(3).normals(1 << 21, 0, 1);  // 8 MiB: not zero-filled

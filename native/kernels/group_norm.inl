@@ -216,6 +216,7 @@ void group_norm_forward_short_runs(const GroupNormForward& a, size_t S) {
       size_t head = 0;
       if constexpr (stream_y.value)
         for (; head < len && !stream_aligned(y + head); ++head) one(head);
+      const StreamLines lines = stream_lines(y, head, len);
       const size_t tail = for_vector_quads(head, len, false, [&](size_t j, auto count) {
         Vf xv[count.value], wv[count.value], bv[count.value];  // all loads before any store
         for (size_t q = 0; q < count.value; ++q) {
@@ -226,10 +227,7 @@ void group_norm_forward_short_runs(const GroupNormForward& a, size_t S) {
         for (size_t q = 0; q < count.value; ++q) {
           const Vf scale = mul(vr, wv[q]);
           const Vf v = muladd(sub(xv[q], vhi), scale, sub(bv[q], mul(vlo, scale)));
-          if constexpr (stream_y.value)
-            stream(y + j + q * kLanes, v);
-          else
-            store(y + j + q * kLanes, v);
+          store_or_stream<stream_y.value>(y, j + q * kLanes, v, lines);
         }
       });
       for (size_t j = tail; j < len; ++j) one(j);
@@ -316,6 +314,7 @@ void group_norm_backward_short_runs(const GroupNormBackward& a, size_t S) {
       size_t head = 0;
       if constexpr (stream_dx.value)
         for (; head < len && !stream_aligned(dx + head); ++head) one(head);
+      const StreamLines lines = stream_lines(dx, head, len);
       const size_t tail = for_vector_quads(head, len, false, [&](size_t i, auto count) {
         Vf d[count.value], v[count.value], wv[count.value];  // all loads before any store
         for (size_t q = 0; q < count.value; ++q) {
@@ -325,10 +324,7 @@ void group_norm_backward_short_runs(const GroupNormBackward& a, size_t S) {
         }
         for (size_t q = 0; q < count.value; ++q) {  // as affine_grad_run(), with k = rstd·w per element
           const Vf r = sub(mul(d[q], mul(vr, wv[q])), muladd(sub(v[q], vmean), vk2, vk1));
-          if constexpr (stream_dx.value)
-            stream(dx + i + q * kLanes, r);
-          else
-            store(dx + i + q * kLanes, r);
+          store_or_stream<stream_dx.value>(dx, i + q * kLanes, r, lines);
         }
       });
       for (size_t i = tail; i < len; ++i) one(i);

@@ -46,6 +46,8 @@ void layer_norm_forward_pairs(const LayerNormForward& a, const StreamPlan& plan)
         store(v0, normalise(load(x0 + j), h0, rv0, lv0, w, b));
         store(v1, normalise(load(x1 + j), h1, rv1, lv1, w, b));
       };
+      // The rows are aligned alike for the vectors' alignment, not always for a line's (1000 floats).
+      const StreamLines lines0 = stream_lines(y0, first, tail), lines1 = stream_lines(y1, first, tail);
       with_pair_ends(n, first, tail, y0, y1, end_vectors, [&] {
         // Last column first, as in layer_norm_forward(); each group's x loads before its stores (see
         // for_vector_quads()).
@@ -62,13 +64,8 @@ void layer_norm_forward_pairs(const LayerNormForward& a, const StreamPlan& plan)
             const size_t j = jq + q * kLanes;
             const Vf w = load(wb.at(j)), b = load(wb.at(j) + kLanes);
             const Vf v0 = normalise(u0[q], h0, rv0, lv0, w, b), v1 = normalise(u1[q], h1, rv1, lv1, w, b);
-            if constexpr (stream_y.value) {
-              stream(y0 + j, v0);
-              stream(y1 + j, v1);
-            } else {
-              store(y0 + j, v0);
-              store(y1 + j, v1);
-            }
+            store_or_stream<stream_y.value>(y0, j, v0, lines0);
+            store_or_stream<stream_y.value>(y1, j, v1, lines1);
           }
         });
       });
@@ -79,10 +76,10 @@ void layer_norm_forward_pairs(const LayerNormForward& a, const StreamPlan& plan)
 
 // The normalising sweep of one row over its vector steps [from, to), last first: y = ((x - hi) * rstd +
 // lo_rstd) * w + b, the mean as hi + lo keeping x - mean exact (see split()). `next`, when given, is pulled
-// towards L2 a line per step.
+// towards L2 a line per step. With kStream, the steps within `lines` are streamed (stream_lines()).
 template <bool kW, bool kB, bool kStream>
 inline void normalise_steps(const LayerNormForward& a, const float* x, float* y, float hi, float rstd, float lo_rstd,
-                            size_t from, size_t to, const float* next) {
+                            size_t from, size_t to, const float* next, StreamLines lines) {
   const Vf vhi = set1(hi), vrstd = set1(rstd), vlo_rstd = set1(lo_rstd);
   for_vector_quads(from, to, true, [&](size_t jq, auto count) {
     // All loads, the weight's and bias's too, before any store (see for_vector_quads()).
@@ -103,10 +100,7 @@ inline void normalise_steps(const LayerNormForward& a, const float* x, float* y,
         v = mul(v, wv[q]);
       else if constexpr (kB)
         v = add(v, bv[q]);
-      if constexpr (kStream)
-        stream(y + j, v);
-      else
-        store(y + j, v);
+      store_or_stream<kStream>(y, j, v, lines);
     }
   });
 }
@@ -177,7 +171,7 @@ void layer_norm_forward_wide(const LayerNormForward& a, bool streamed) {
       }
       for_chunks_of_rows(count, head, tail, [&](size_t i, size_t from, size_t to) {
         normalise_steps<has_w.value, has_b.value, stream_y.value>(a, x[i], y[i], hi[i], rstd[i], lo_rstd[i], from, to,
-                                                                  nullptr);
+                                                                  nullptr, stream_lines(y[i], head[i], tail[i]));
       });
       for (size_t i = 0; i < count; ++i)
         for (size_t j = tail[i]; j < n; ++j) y[i][j] = one(i, j);
@@ -253,7 +247,7 @@ void layer_norm_forward(const LayerNormForward& all) {
         for (const size_t peel = row_peel(y, n); head < peel; ++head) one(head);
       const size_t tail = head + (n - head) / kLanes * kLanes;
       normalise_steps<has_w.value, has_b.value, stream_y.value>(a, x, y, mean.hi, rstd, lo_rstd, head, tail,
-                                                                early ? nullptr : next);
+                                                                early ? nullptr : next, stream_lines(y, head, tail));
       for (size_t j = tail; j < n; ++j) one(j);
     }
   }, a.weight != nullptr, a.bias != nullptr, streamed);

@@ -28,6 +28,8 @@ void rms_norm_forward_pairs(const RmsNormForward& a, const StreamPlan& plan) {
         store(v0, u0);
         store(v1, u1);
       };
+      // The rows are aligned alike for the vectors' alignment, not always for a line's (1000 floats).
+      const StreamLines lines0 = stream_lines(y0, first, tail), lines1 = stream_lines(y1, first, tail);
       with_pair_ends(n, first, tail, y0, y1, end_vectors, [&] {
         // Last column first, each group's x loads before its stores (see for_vector_quads()).
         for_vector_quads(first, tail, true, [&](size_t jq, auto count) {
@@ -46,13 +48,8 @@ void rms_norm_forward_pairs(const RmsNormForward& a, const StreamPlan& plan) {
               const Vf w = load(wr.at(j));
               v0 = mul(v0, w), v1 = mul(v1, w);
             }
-            if constexpr (stream_y.value) {
-              stream(y0 + j, v0);
-              stream(y1 + j, v1);
-            } else {
-              store(y0 + j, v0);
-              store(y1 + j, v1);
-            }
+            store_or_stream<stream_y.value>(y0, j, v0, lines0);
+            store_or_stream<stream_y.value>(y1, j, v1, lines1);
           }
         });
       });
@@ -117,6 +114,7 @@ void rms_norm_forward(const RmsNormForward& all) {
       size_t head = 0;
       if constexpr (stream_y.value)
         for (const size_t peel = row_peel(y, n); head < peel; ++head) one(head);
+      const StreamLines lines = stream_lines(y, head, n);
       const size_t tail = for_vector_quads(head, n, true, [&](size_t j, auto count) {
         Vf v[count.value], wv[count.value];  // all loads before any store (see for_vector_quads())
         for (size_t q = 0; q < count.value; ++q) {
@@ -127,10 +125,7 @@ void rms_norm_forward(const RmsNormForward& all) {
         for (size_t q = 0; q < count.value; ++q) {
           v[q] = mul(v[q], vrstd);
           if constexpr (has_w.value) v[q] = mul(v[q], wv[q]);
-          if constexpr (stream_y.value)
-            stream(y + j + q * kLanes, v[q]);
-          else
-            store(y + j + q * kLanes, v[q]);
+          store_or_stream<stream_y.value>(y, j + q * kLanes, v[q], lines);
         }
       });
       for (size_t j = tail; j < n; ++j) one(j);

@@ -475,6 +475,41 @@ inline void for_row_blocks(size_t rows, size_t block, size_t phases, F&& body) {
 // True when p is aligned for this ISA's streaming stores.
 inline bool stream_aligned(const float* p) { return reinterpret_cast<uintptr_t>(p) % kStreamAlign == 0; }
 
+// Streaming stores must fill whole cache lines: a line that takes an ordinary store after a streaming store
+// is read back from memory first. AVX2's streaming stores are half a line, so a run's first or last streamed
+// vector could share its line with the ordinary stores of the run's ends, or of the next row's: RMSNorm
+// forward at 4096x768 ran 3.7x slower at one placement of the output in four, LayerNorm's 1.3-1.6x at two,
+// BatchNorm training on 7x7 maps 3.6-3.9x. So a run streams only the whole lines of its vector steps
+// (stream_lines()), and stores a vector outside them plainly (store_or_stream()). (AVX-512's vectors are whole
+// lines; NEON's and the scalar build's stream() are ordinary stores.)
+constexpr size_t kLineFloats = 64 / sizeof(float);
+constexpr bool kHalfLineStreams = kStreamAlign >= 32 && kLanes < kLineFloats;
+struct StreamLines {
+  size_t begin, end;  // elements of the run
+};
+// The whole lines of run[head, tail), head aligned for streaming stores.
+inline StreamLines stream_lines(const float* run, size_t head, size_t tail) {
+  if constexpr (!kHalfLineStreams) return {head, tail};  // not used: every streamed vector is a whole line
+  const size_t past_line = reinterpret_cast<uintptr_t>(run + head) % 64 / sizeof(float);
+  const size_t to_line = past_line ? kLineFloats - past_line : 0;
+  const size_t begin = head + to_line < tail ? head + to_line : tail;
+  return {begin, begin + (tail - begin) / kLineFloats * kLineFloats};
+}
+// Stores v at run[j]: streamed with kStream when within `lines`, else plainly.
+template <bool kStream>
+inline void store_or_stream(float* run, size_t j, Vf v, StreamLines lines) {
+  if constexpr (kStream && kHalfLineStreams) {
+    if (j >= lines.begin && j + kLanes <= lines.end)
+      stream(run + j, v);
+    else
+      store(run + j, v);
+  } else if constexpr (kStream) {
+    stream(run + j, v);
+  } else {
+    store(run + j, v);
+  }
+}
+
 // Whether an output of `rows` rows of n floats is stored with streaming stores (`arrays`: how many arrays of
 // that size the op reads and writes), each row bringing itself to their alignment (row_peel()), so that rows
 // whose bytes are not a multiple of it (1000 floats) stream too: without streaming stores, LayerNorm forward
@@ -570,18 +605,15 @@ struct ColumnRecords {
     }
     if (first > 0) end_step(0, head(), 0, first);
     if (tail < n) end_step(n - kLanes, tail_record(), tail, n);
+    StreamLines lines[R];
+    for (size_t i = 0; i < R; ++i) lines[i] = stream_lines(dx[i], first, tail);
     for_vectors(first, tail, backwards, [&](size_t j) {
       const size_t pj = backwards ? first + tail - kLanes - j : j;
       for (size_t i = 0; i < R; ++i) {
         prefetch_next(next_x + i * next_stride + pj);
         prefetch_next(next_dy + i * next_stride + pj);
       }
-      step(j, at(j), [&](size_t i, Vf v) {
-        if constexpr (kStream)
-          stream(dx[i] + j, v);
-        else
-          store(dx[i] + j, v);
-      });
+      step(j, at(j), [&](size_t i, Vf v) { store_or_stream<kStream>(dx[i], j, v, lines[i]); });
     });
   }
 
@@ -727,6 +759,7 @@ inline void affine_run(const float* x, float* out, size_t n, float hi, float a, 
   size_t head = 0;
   if constexpr (kStream)
     for (; head < n && !stream_aligned(out + head); ++head) out[head] = (x[head] - hi) * a + b;
+  const StreamLines lines = stream_lines(out, head, n);
   const size_t tail = for_vector_quads(head, n, backwards, [&](size_t j, auto count) {
     Vf v[count.value];
     for (size_t k = 0; k < count.value; ++k) {
@@ -735,10 +768,7 @@ inline void affine_run(const float* x, float* out, size_t n, float hi, float a, 
     }
     for (size_t k = 0; k < count.value; ++k) {
       v[k] = muladd(sub(v[k], vhi), va, vb);
-      if constexpr (kStream)
-        stream(out + j + k * kLanes, v[k]);
-      else
-        store(out + j + k * kLanes, v[k]);
+      store_or_stream<kStream>(out, j + k * kLanes, v[k], lines);
     }
   });
   for (size_t j = tail; j < n; ++j) out[j] = (x[j] - hi) * a + b;
@@ -824,6 +854,7 @@ inline void affine_grad_run(const float* dy, const float* x, float* dx, size_t n
   size_t head = 0;
   if constexpr (kStream)
     for (; head < n && !stream_aligned(dx + head); ++head) one(head);
+  const StreamLines lines = stream_lines(dx, head, n);
   const size_t tail = for_vector_quads(head, n, backwards, [&](size_t j, auto count) {
     Vf d[count.value], v[count.value];  // all loads before any store (see for_vector_quads())
     for (size_t q = 0; q < count.value; ++q) {
@@ -843,10 +874,7 @@ inline void affine_grad_run(const float* dy, const float* x, float* dx, size_t n
         r = sub(mul(d[q], vk), muladd(sub(v[q], vhi), vk2, vk1));
       else
         r = muladd(d[q], vk, muladd(v[q], vnk2, vnc));
-      if constexpr (kStream)
-        stream(dx + j + q * kLanes, r);
-      else
-        store(dx + j + q * kLanes, r);
+      store_or_stream<kStream>(dx, j + q * kLanes, r, lines);
     }
   });
   for (size_t j = tail; j < n; ++j) one(j);
