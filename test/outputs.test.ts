@@ -11,10 +11,9 @@ import { nk, rng, sameBits, targets } from './helpers';
 type Run = (out: Float32Array | undefined) => Float32Array;
 interface Case { name: string; length: number; run: Run }
 
-function cases(): Case[] {
-  const r = rng(31);
-  const list: Case[] = [];
-  for (const [rows, cols] of [[5, 37], [33, 768], [1403, 1004]]) {
+/** LayerNorm and RMSNorm, forward and backward, at each [rows, cols], onto `list`. */
+function rowCases(r: ReturnType<typeof rng>, shapes: number[][], list: Case[]): void {
+  for (const [rows, cols] of shapes) {
     const n = rows * cols, x = r.normals(n, 1, 2), dy = r.normals(n), w = r.normals(cols), b = r.normals(cols);
     const f = nk.layerNorm(x, [rows, cols], cols, { weight: w, bias: b }), q = nk.rmsNorm(x, [rows, cols], cols, { weight: w });
     list.push(
@@ -24,6 +23,12 @@ function cases(): Case[] {
       { name: `rmsNormBackward ${rows}x${cols}`, length: n, run: (o) => nk.rmsNormBackward(dy, x, [rows, cols], cols, { rstd: q.rstd, weight: w, out: { gradInput: o } }).gradInput! },
     );
   }
+}
+
+function cases(): Case[] {
+  const r = rng(31);
+  const list: Case[] = [];
+  rowCases(r, [[5, 37], [33, 768], [1403, 1004]], list);
   for (const [shape, groups] of [[[2, 6, 37], 3], [[2, 64, 119, 121], 8]] as const) {
     const n = shape.reduce((a, b) => a * b, 1), c = shape[1];
     const x = r.normals(n, 1, 2), dy = r.normals(n), w = r.normals(c), b = r.normals(c);
@@ -82,16 +87,7 @@ for (const t of targets()) {
 function streamedCases(): Case[] {
   const r = rng(37);
   const list: Case[] = [];
-  for (const [rows, cols] of [[2731, 768], [2200, 1000], [1403, 1004]]) {
-    const n = rows * cols, x = r.normals(n, 1, 2), dy = r.normals(n), w = r.normals(cols), b = r.normals(cols);
-    const f = nk.layerNorm(x, [rows, cols], cols, { weight: w, bias: b }), q = nk.rmsNorm(x, [rows, cols], cols, { weight: w });
-    list.push(
-      { name: `layerNorm ${rows}x${cols}`, length: n, run: (o) => nk.layerNorm(x, [rows, cols], cols, { weight: w, bias: b, out: { output: o } }).output },
-      { name: `layerNormBackward ${rows}x${cols}`, length: n, run: (o) => nk.layerNormBackward(dy, x, [rows, cols], cols, { mean: f.mean, rstd: f.rstd, weight: w, out: { gradInput: o } }).gradInput! },
-      { name: `rmsNorm ${rows}x${cols}`, length: n, run: (o) => nk.rmsNorm(x, [rows, cols], cols, { weight: w, out: { output: o } }).output },
-      { name: `rmsNormBackward ${rows}x${cols}`, length: n, run: (o) => nk.rmsNormBackward(dy, x, [rows, cols], cols, { rstd: q.rstd, weight: w, out: { gradInput: o } }).gradInput! },
-    );
-  }
+  rowCases(r, [[2731, 768], [2200, 1000], [1403, 1004]], list);
   {
     const shape = [2, 16, 140000], n = 2 * 16 * 140000;  // channels-first runs of 560 KB
     const x = r.normals(n, 1, 2), dy = r.normals(n), w = r.normals(16), b = r.normals(16);
