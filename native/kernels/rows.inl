@@ -487,10 +487,11 @@ constexpr bool kHalfLineStreams = kStreamAlign >= 32 && kLanes < kLineFloats;
 struct StreamLines {
   size_t begin, end;  // elements of the run
 };
-// The whole lines of run[head, tail), head aligned for streaming stores.
+// The whole lines of run[head, tail), head aligned for streaming stores. (On the address as a number: run may be
+// null where nothing is stored.)
 inline StreamLines stream_lines(const float* run, size_t head, size_t tail) {
   if constexpr (!kHalfLineStreams) return {head, tail};  // not used: every streamed vector is a whole line
-  const size_t past_line = reinterpret_cast<uintptr_t>(run + head) % 64 / sizeof(float);
+  const size_t past_line = (reinterpret_cast<uintptr_t>(run) + head * sizeof(float)) % 64 / sizeof(float);
   const size_t to_line = past_line ? kLineFloats - past_line : 0;
   const size_t begin = head + to_line < tail ? head + to_line : tail;
   return {begin, begin + (tail - begin) / kLineFloats * kLineFloats};
