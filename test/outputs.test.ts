@@ -81,9 +81,10 @@ for (const t of targets()) {
 }
 
 // Outputs past the streaming threshold take streaming stores for whole cache lines only, and ordinary stores
-// for the rest of each row or run (native/kernels/rows.inl, streamed_end()): which elements go which way
+// for the rest of each row or run (native/kernels/rows.inl, stream_lines()): which elements go which way
 // depends on where the output sits modulo 64 bytes. At each of the 16 float offsets a line allows, the same
-// bits as an output the package allocates, and nothing written outside the output.
+// bits as an output the package allocates, and nothing written outside the output. Native builds only: the
+// TypeScript backend has no streaming stores.
 function streamedCases(): Case[] {
   const r = rng(37);
   const list: Case[] = [];
