@@ -10,6 +10,7 @@
 // the same sweep that gathers row r+1's statistics.)
 
 void layer_norm_forward_pairs(const LayerNormForward& a, const StreamPlan& plan) {
+  constexpr size_t kGroup = kVectorRegisters >= 32 ? 4 : 1;  // vector steps per group (below)
   const size_t n = a.cols;
   ColumnRecords<2> wb(plan, a.x, {a.weight, a.bias}, n);
   const size_t first = wb.first, tail = wb.tail;
@@ -49,24 +50,33 @@ void layer_norm_forward_pairs(const LayerNormForward& a, const StreamPlan& plan)
       // The rows are aligned alike for the vectors' alignment, not always for a line's (1000 floats).
       const StreamLines lines0 = stream_lines(y0, first, tail), lines1 = stream_lines(y1, first, tail);
       with_pair_ends(n, first, tail, y0, y1, end_vectors, [&] {
-        // Last column first, as in layer_norm_forward(); each group's x loads before its stores (see
-        // for_vector_quads()).
-        for_vector_quads(first, tail, true, [&](size_t jq, auto count) {
-          Vf u0[count.value], u1[count.value];
-          for (size_t q = 0; q < count.value; ++q) {
-            const size_t j = jq + q * kLanes;
-            prefetch_next(next + j);
-            prefetch_next(next1 + j);
-            u0[q] = load(x0 + j);
-            u1[q] = load(x1 + j);
-          }
-          for (size_t q = 0; q < count.value; ++q) {
-            const size_t j = jq + q * kLanes;
-            const Vf w = load(wb.at(j)), b = load(wb.at(j) + kLanes);
-            const Vf v0 = normalise(u0[q], h0, rv0, lv0, w, b), v1 = normalise(u1[q], h1, rv1, lv1, w, b);
-            store_or_stream<stream_y.value>(y0, j, v0, lines0);
-            store_or_stream<stream_y.value>(y1, j, v1, lines1);
-          }
+        sweep_stream_pieces<stream_y.value>(first, tail, lines0, lines1, true, [&](size_t from, size_t to, auto stream,
+                                                                                   auto checked) {
+          // Last column first, as in layer_norm_forward(); each group's x loads before its stores (see
+          // for_vector_quads()); one step at a time where four would not fit in the registers with the rows'
+          // six constants (AVX2: 1.1x faster, 1.3x with sweep_stream_pieces()).
+          for_vector_groups<kGroup>(from, to, true, [&](size_t jq, auto count) {
+            Vf u0[count.value], u1[count.value];
+            for (size_t q = 0; q < count.value; ++q) {
+              const size_t j = jq + q * kLanes;
+              prefetch_next(next + j);
+              prefetch_next(next1 + j);
+              u0[q] = load(x0 + j);
+              u1[q] = load(x1 + j);
+            }
+            for (size_t q = 0; q < count.value; ++q) {
+              const size_t j = jq + q * kLanes;
+              const Vf w = load(wb.at(j)), b = load(wb.at(j) + kLanes);
+              const Vf v0 = normalise(u0[q], h0, rv0, lv0, w, b), v1 = normalise(u1[q], h1, rv1, lv1, w, b);
+              if constexpr (checked.value) {
+                store_or_stream<true>(y0, j, v0, lines0);
+                store_or_stream<true>(y1, j, v1, lines1);
+              } else {
+                store_as<stream.value>(y0 + j, v0);
+                store_as<stream.value>(y1 + j, v1);
+              }
+            }
+          });
         });
       });
     }

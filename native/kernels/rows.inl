@@ -77,6 +77,23 @@ inline size_t for_vector_quads(size_t first, size_t n, bool backwards, F&& f) {
   return end;
 }
 
+// The same G = 4 steps at a time (for_vector_quads()) or, G = 1, one at a time: f(j, SizeTag<1>) for every
+// step. For sweeps whose groups of four would not fit in the vector registers (kVectorRegisters).
+template <size_t G, typename F>
+inline size_t for_vector_groups(size_t first, size_t n, bool backwards, F&& f) {
+  static_assert(G == 4 || G == 1, "groups of 4 or 1");
+  if constexpr (G == 4) {
+    return for_vector_quads(first, n, backwards, f);
+  } else {
+    const size_t end = first + (n - first) / kLanes * kLanes;
+    if (backwards)
+      for (size_t j = end; j > first; j -= kLanes) f(j - kLanes, SizeTag<1>{});
+    else
+      for (size_t j = first; j < end; j += kLanes) f(j, SizeTag<1>{});
+    return end;
+  }
+}
+
 // Calls f(j) for the vector steps j = first, first + kLanes, ... that fit in [first, n), one at a time, in
 // order or last to first, and returns where the scalar tail starts. A sweep that follows another over the same
 // data goes backwards when that one overflowed L1 by a little (sweep_backwards()), so as to start with the
@@ -496,6 +513,34 @@ inline StreamLines stream_lines(const float* run, size_t head, size_t tail) {
   const size_t begin = head + to_line < tail ? head + to_line : tail;
   return {begin, begin + (tail - begin) / kLineFloats * kLineFloats};
 }
+// Calls sweep(from, to, Flag<stream>{}, Flag<checked>{}) over the vector steps [first, tail) of two rows
+// whose whole lines are lines0 and lines1, the last piece first when `backwards`, so that a sweep need not
+// check every vector against the lines (with stream, it streams them all; with checked, store_or_stream()
+// decides). With kStream and half-line streams: when both rows' lines are the same steps, the steps outside
+// them plainly and those within streamed; else (rows aligned alike for vectors, not for lines: 1000 floats)
+// in one piece, checked. Otherwise in one piece. (AVX2's LayerNorm row pairs, short of registers, ran 1.1x
+// faster without the check.)
+template <bool kStream, typename Sweep>
+inline void sweep_stream_pieces(size_t first, size_t tail, StreamLines lines0, StreamLines lines1, bool backwards,
+                                Sweep&& sweep) {
+  if constexpr (kStream && kHalfLineStreams) {
+    if (lines0.begin != lines1.begin || lines0.end != lines1.end) return sweep(first, tail, Flag<true>{}, Flag<true>{});
+    const size_t begin = lines0.begin, end = lines0.end;
+    sweep(backwards ? end : first, backwards ? tail : begin, Flag<false>{}, Flag<false>{});
+    sweep(begin, end, Flag<true>{}, Flag<false>{});
+    sweep(backwards ? first : end, backwards ? begin : tail, Flag<false>{}, Flag<false>{});
+  } else {
+    sweep(first, tail, Flag<kStream>{}, Flag<false>{});
+  }
+}
+// Stores v at p, streamed with kStream (the caller has checked that it fills whole lines).
+template <bool kStream>
+inline void store_as(float* p, Vf v) {
+  if constexpr (kStream)
+    stream(p, v);
+  else
+    store(p, v);
+}
 // Stores v at run[j]: streamed with kStream when within `lines`, else plainly.
 template <bool kStream>
 inline void store_or_stream(float* run, size_t j, Vf v, StreamLines lines) {
@@ -504,10 +549,8 @@ inline void store_or_stream(float* run, size_t j, Vf v, StreamLines lines) {
       stream(run + j, v);
     else
       store(run + j, v);
-  } else if constexpr (kStream) {
-    stream(run + j, v);
   } else {
-    store(run + j, v);
+    store_as<kStream>(run + j, v);
   }
 }
 

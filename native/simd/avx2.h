@@ -8,6 +8,7 @@ namespace avx2 {
 
 constexpr size_t kLanes = 8;
 constexpr size_t kStreamAlign = 32;
+constexpr size_t kVectorRegisters = 16;
 
 struct Vf { __m256 v; };
 

@@ -9,6 +9,7 @@ namespace avx512 {
 
 constexpr size_t kLanes = 16;
 constexpr size_t kStreamAlign = 64;  // bytes; streaming stores need this alignment
+constexpr size_t kVectorRegisters = 32;
 
 struct Vf { __m512 v; };
 

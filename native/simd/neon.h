@@ -8,6 +8,7 @@ namespace neon {
 
 constexpr size_t kLanes = 4;
 constexpr size_t kStreamAlign = 16;
+constexpr size_t kVectorRegisters = 32;
 
 struct Vf { float32x4_t v; };
 

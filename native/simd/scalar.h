@@ -10,6 +10,7 @@ namespace scalar {
 
 constexpr size_t kLanes = 1;
 constexpr size_t kStreamAlign = 4;
+constexpr size_t kVectorRegisters = 16;  // x86-64 SSE registers (arm64 has 32: the smaller, for what it sizes)
 
 struct Vf { double v; };
 
