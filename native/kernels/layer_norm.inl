@@ -47,11 +47,10 @@ void layer_norm_forward_pairs(const LayerNormForward& a, const StreamPlan& plan)
         store(v0, normalise(load(x0 + j), h0, rv0, lv0, w, b));
         store(v1, normalise(load(x1 + j), h1, rv1, lv1, w, b));
       };
-      // The rows are aligned alike for the vectors' alignment, not always for a line's (1000 floats).
-      const StreamLines lines0 = stream_lines(y0, first, tail), lines1 = stream_lines(y1, first, tail);
+      // Streamed pairs on AVX2 are rows of whole lines (use_row_pairs()): both rows' lines at the same steps.
+      const StreamLines lines = stream_lines(y0, first, tail);
       with_pair_ends(n, first, tail, y0, y1, end_vectors, [&] {
-        sweep_stream_pieces<stream_y.value>(first, tail, lines0, lines1, true, [&](size_t from, size_t to, auto stream,
-                                                                                   auto checked) {
+        sweep_stream_pieces<stream_y.value>(first, tail, lines, true, [&](size_t from, size_t to, auto stream) {
           // Last column first, as in layer_norm_forward(); each group's x loads before its stores (see
           // for_vector_quads()); one step at a time where four would not fit in the registers with the rows'
           // six constants (AVX2: 1.1x faster, 1.3x with sweep_stream_pieces()).
@@ -68,13 +67,8 @@ void layer_norm_forward_pairs(const LayerNormForward& a, const StreamPlan& plan)
               const size_t j = jq + q * kLanes;
               const Vf w = load(wb.at(j)), b = load(wb.at(j) + kLanes);
               const Vf v0 = normalise(u0[q], h0, rv0, lv0, w, b), v1 = normalise(u1[q], h1, rv1, lv1, w, b);
-              if constexpr (checked.value) {
-                store_or_stream<true>(y0, j, v0, lines0);
-                store_or_stream<true>(y1, j, v1, lines1);
-              } else {
-                store_as<stream.value>(y0 + j, v0);
-                store_as<stream.value>(y1 + j, v1);
-              }
+              store_as<stream.value>(y0 + j, v0);
+              store_as<stream.value>(y1 + j, v1);
             }
           });
         });

@@ -4,7 +4,8 @@
 // Rows of up to 4-16 KiB in pairs (use_row_pairs() in rows.inl), as LayerNorm's: y = x * rstd * w, each
 // weight vector loaded once for both rows from its aligned record. A streamed output goes in pairs only on
 // AVX-512 (kPairsWhenStreamed): measured in Node against row by row at 4096x768, AVX-512 1.13-1.28x, but AVX2
-// 0.97-0.98x and scalar 0.87-0.89x.
+// 0.97-0.98x and scalar 0.87-0.89x. (AVX2 again after its whole-line streaming: 1.03-1.15x at 4096x768,
+// 16384x208 and 8192x512, but with the output 0 or 32 bytes into a line, 16384x208 up to 1.4x slower in pairs.)
 constexpr bool kPairsWhenStreamed = kLanes >= 16;
 void rms_norm_forward_pairs(const RmsNormForward& a, const StreamPlan& plan) {
   const size_t n = a.cols;
@@ -28,29 +29,31 @@ void rms_norm_forward_pairs(const RmsNormForward& a, const StreamPlan& plan) {
         store(v0, u0);
         store(v1, u1);
       };
-      // The rows are aligned alike for the vectors' alignment, not always for a line's (1000 floats).
-      const StreamLines lines0 = stream_lines(y0, first, tail), lines1 = stream_lines(y1, first, tail);
+      // Streamed pairs on AVX2 are rows of whole lines (use_row_pairs()): both rows' lines at the same steps.
+      const StreamLines lines = stream_lines(y0, first, tail);
       with_pair_ends(n, first, tail, y0, y1, end_vectors, [&] {
-        // Last column first, each group's x loads before its stores (see for_vector_quads()).
-        for_vector_quads(first, tail, true, [&](size_t jq, auto count) {
-          Vf u0[count.value], u1[count.value];
-          for (size_t q = 0; q < count.value; ++q) {
-            const size_t j = jq + q * kLanes;
-            prefetch_next(next + j);
-            prefetch_next(next1 + j);
-            u0[q] = load(x0 + j);
-            u1[q] = load(x1 + j);
-          }
-          for (size_t q = 0; q < count.value; ++q) {
-            const size_t j = jq + q * kLanes;
-            Vf v0 = mul(u0[q], rv0), v1 = mul(u1[q], rv1);
-            if constexpr (has_w.value) {
-              const Vf w = load(wr.at(j));
-              v0 = mul(v0, w), v1 = mul(v1, w);
+        sweep_stream_pieces<stream_y.value>(first, tail, lines, true, [&](size_t from, size_t to, auto stream) {
+          // Last column first, each group's x loads before its stores (see for_vector_quads()).
+          for_vector_quads(from, to, true, [&](size_t jq, auto count) {
+            Vf u0[count.value], u1[count.value];
+            for (size_t q = 0; q < count.value; ++q) {
+              const size_t j = jq + q * kLanes;
+              prefetch_next(next + j);
+              prefetch_next(next1 + j);
+              u0[q] = load(x0 + j);
+              u1[q] = load(x1 + j);
             }
-            store_or_stream<stream_y.value>(y0, j, v0, lines0);
-            store_or_stream<stream_y.value>(y1, j, v1, lines1);
-          }
+            for (size_t q = 0; q < count.value; ++q) {
+              const size_t j = jq + q * kLanes;
+              Vf v0 = mul(u0[q], rv0), v1 = mul(u1[q], rv1);
+              if constexpr (has_w.value) {
+                const Vf w = load(wr.at(j));
+                v0 = mul(v0, w), v1 = mul(v1, w);
+              }
+              store_as<stream.value>(y0 + j, v0);
+              store_as<stream.value>(y1 + j, v1);
+            }
+          });
         });
       });
     }
