@@ -809,7 +809,7 @@ inline void affine_run(const float* x, float* out, size_t n, float hi, float a, 
     Vf v[count.value];
     for (size_t k = 0; k < count.value; ++k) {
       prefetch_next(next + j + k * kLanes);
-      if constexpr (kStream && kLanes >= 16) prefetch_next(next + j + k * kLanes + 8);  // see above
+      if constexpr (kStream && kLanes >= 16) prefetch_next(next + j + k * kLanes + kLanes / 2);  // see above
       v[k] = load(x + j + k * kLanes);
     }
     for (size_t k = 0; k < count.value; ++k) {
