@@ -77,23 +77,6 @@ inline size_t for_vector_quads(size_t first, size_t n, bool backwards, F&& f) {
   return end;
 }
 
-// The same G = 4 steps at a time (for_vector_quads()) or, G = 1, one at a time: f(j, SizeTag<1>) for every
-// step. For sweeps whose groups of four would not fit in the vector registers (kVectorRegisters).
-template <size_t G, typename F>
-inline size_t for_vector_groups(size_t first, size_t n, bool backwards, F&& f) {
-  static_assert(G == 4 || G == 1, "groups of 4 or 1");
-  if constexpr (G == 4) {
-    return for_vector_quads(first, n, backwards, f);
-  } else {
-    const size_t end = first + (n - first) / kLanes * kLanes;
-    if (backwards)
-      for (size_t j = end; j > first; j -= kLanes) f(j - kLanes, SizeTag<1>{});
-    else
-      for (size_t j = first; j < end; j += kLanes) f(j, SizeTag<1>{});
-    return end;
-  }
-}
-
 // Calls f(j) for the vector steps j = first, first + kLanes, ... that fit in [first, n), one at a time, in
 // order or last to first, and returns where the scalar tail starts. A sweep that follows another over the same
 // data goes backwards when that one overflowed L1 by a little (sweep_backwards()), so as to start with the
@@ -114,6 +97,17 @@ inline size_t for_vectors(size_t first, size_t n, bool backwards, F&& f) {
   else
     for (size_t j = first; j < end; j += kLanes) f(j);
   return end;
+}
+
+// The vector steps G = 4 at a time (for_vector_quads()) or, G = 1, one at a time (for_vectors()), as f(j,
+// SizeTag<G>): for sweeps whose groups of four would not fit in the vector registers (kVectorRegisters).
+template <size_t G, typename F>
+inline size_t for_vector_groups(size_t first, size_t n, bool backwards, F&& f) {
+  static_assert(G == 4 || G == 1, "groups of 4 or 1");
+  if constexpr (G == 4)
+    return for_vector_quads(first, n, backwards, f);
+  else
+    return for_vectors(first, n, backwards, [&](size_t j) { f(j, SizeTag<1>{}); });
 }
 
 // Whether the second sweep goes backwards, from the bytes the first one read: more than L1, at most 4x it.
