@@ -363,8 +363,9 @@ void layer_norm_backward_blocks(const LayerNormBackward& a) {
         if constexpr (want_dw.value) store(r + kLanes, dw);
         if constexpr (want_db.value) store(r + 2 * kLanes, db);
       };
+      const bool backwards = dx_sweep_backwards(n, dx, x, dy);
       recs.phase(blk.phase).template sweep<R, want_dx.value, stream_dx.value>(dx, next_x, next_dy, blk.next_step * n,
-                                                                             dx_sweep_backwards(n, dx, x, dy), step);
+                                                                             backwards, recs.prefetch_twice, step);
     });
   }, a.weight != nullptr, a.dx != nullptr, a.dweight != nullptr, a.dbias != nullptr, recs.streaming);
   if (recs.streaming) stream_fence();

@@ -214,8 +214,9 @@ void rms_norm_backward_blocks(const RmsNormBackward& a) {
         }
         if constexpr (want_dw.value) store(r + kLanes, dw);
       };
+      const bool backwards = dx_sweep_backwards(n, dx, x, dy);
       recs.phase(blk.phase).template sweep<R, want_dx.value, stream_dx.value>(dx, next_x, next_dy, blk.next_step * n,
-                                                                             dx_sweep_backwards(n, dx, x, dy), step);
+                                                                             backwards, recs.prefetch_twice, step);
     });
   }, a.weight != nullptr, a.dx != nullptr, a.dweight != nullptr, recs.streaming);
   if (recs.streaming) stream_fence();

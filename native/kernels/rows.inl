@@ -623,7 +623,7 @@ struct ColumnRecords {
   // streamed ones into a line.
   template <size_t R, bool kWantDx, bool kStream, typename Step>
   void sweep(float* const (&dx)[R], const float* next_x, const float* next_dy, size_t next_stride, bool backwards,
-             Step&& step) {
+             bool prefetch_twice, Step&& step) {
     alignas(64) float ends[R][kLanes];
     auto end_step = [&](size_t j, float* r, size_t from, size_t to) {
       step(j, r, [&](size_t i, Vf v) { store(ends[i], v); });
@@ -644,6 +644,11 @@ struct ColumnRecords {
       for (size_t i = 0; i < R; ++i) {
         prefetch_next(next_x + i * next_stride + pj);
         prefetch_next(next_dy + i * next_stride + pj);
+        if constexpr (kStream && kLanes >= 16)
+          if (prefetch_twice) {  // see kPrefetchTwiceMinBytes
+            prefetch_next(next_x + i * next_stride + pj + kLanes / 2);
+            prefetch_next(next_dy + i * next_stride + pj + kLanes / 2);
+          }
       }
       step(j, at(j), [&](size_t i, Vf v) { store_or_stream<kStream>(dx[i], j, v, lines[i]); });
     });
@@ -743,12 +748,20 @@ inline size_t stream_phases(size_t n) {
 // wherever the buffers sit. Phases past the first are allocated (they exist only for outputs of many MiB),
 // and only while all phases' records fit in kMaxPhaseRecordBytes: past it (LayerNorm rows of an odd number
 // of floats, more than 21845 of them) dx is stored plainly.
+//
+// With dx streamed and the op's bytes past the last-level cache (x and dy come from memory on every call),
+// AVX-512's sweep asks twice for each line of the next block's x and dy, as affine_run() does: in Node,
+// RMSNorm backward 4096x768 1.17x, 1024x4096 1.13x, 8192x1024 1.04x (LayerNorm 0.97x, 1.16x, 1.05x), but
+// with the op's bytes within the cache (x and dy partly there) 0.93-1.00x: 2048x768, 2560x768, 3072x768
+// (28 MiB), 512x4096.
 constexpr size_t kMaxPhaseRecordBytes = size_t(4) << 20;
+constexpr size_t kPrefetchTwiceMinBytes = size_t(32) << 20;
 template <size_t Slots>
 struct PhasedRecords {
   PhasedRecords(float* dx, const float* x, size_t rows, const float* const (&arrays)[Slots], size_t n)
       : streaming(dx && stream_any_rows(dx, rows, n, 3) &&
                   (stream_phases(n) == 1 || stream_phases(n) * Slots * n * sizeof(float) <= kMaxPhaseRecordBytes)),
+        prefetch_twice(streaming && 3 * rows * n * sizeof(float) >= kPrefetchTwiceMinBytes),
         phases(streaming ? stream_phases(n) : 1), phase0(plan(dx, 0, n), x, arrays, n), vectors(phase0.vectors) {
     for (size_t g = 1; g < phases && g < rows; ++g) more[g - 1].p = new ColumnRecords<Slots>(plan(dx, g, n), x, arrays, n);
   }
@@ -765,6 +778,7 @@ struct PhasedRecords {
   }
 
   const bool streaming;
+  const bool prefetch_twice;  // passed to ColumnRecords::sweep() (see kPrefetchTwiceMinBytes)
   const size_t phases;
 
  private:
