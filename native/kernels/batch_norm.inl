@@ -1,11 +1,13 @@
 // BatchNorm forward and backward, and the SyncBatchNorm pieces, per channel over n * s elements.
 // Included inside an ISA namespace (see isa/implementation.inl): Vf, load, add, ... come from simd/<isa>.h,
-// split(), with_flags(), prefetch_next(), use_streaming_stores() and stream_aligned() from rows.inl.
+// split(), with_flags(), prefetch_next(), prefetch_block_early(), use_streaming_stores() and stream_aligned()
+// from rows.inl.
 //
 // Channels-first ([N, C, S]): a channel is n blocks of s contiguous floats, c * s apart. Training works
 // channel by channel: the statistics pass brings the channel (401 KB for [32,64,56,56]) into L2, the
 // normalising pass reads it from there while prefetching the next channel, so each element makes one trip
-// from memory, as in a copy.
+// from memory, as in a copy (streamed on AVX-512, the statistics pass already asks for the channel after it:
+// prefetch_block_early()).
 // Channels-last ([N*S, C]): every channel's statistics need the whole tensor before any output can be
 // written, so training reads it twice: once for per-column sums (float SIMD across channels, over blocks of
 // rows that stay in cache across column tiles, merged in double after each block), once to normalise.
@@ -177,6 +179,7 @@ void batch_norm_forward(const BatchNormForward& a) {
   }
   const size_t stride = sh.c * sh.s;
   const bool streaming = stream_output(sh, a.y, 2);
+  const bool early = prefetch_block_early(streaming, sh.n * sh.s * sizeof(float), sh.s * sizeof(float));
   with_flags([&](auto stream_y) {
     ChannelStats st = channel_stats(a.x, sh.n, stride, sh.s);
     for (size_t ch = 0; ch < sh.c; ++ch) {
@@ -211,7 +214,12 @@ void batch_norm_forward(const BatchNormForward& a) {
         const size_t off = (backwards ? sh.n - 1 - b : b) * stride + ch * sh.s;
         affine_run<stream_y.value>(a.x + off, a.y + off, sh.s, f.hi, f.a, f.b, a.x + off + ahead, backwards);
       }
-      if (next) st = channel_stats(next, sh.n, stride, sh.s);
+      if (next) {
+        const float* after = early && ch + 2 < sh.c ? next + sh.s : nullptr;  // see prefetch_block_early()
+        st = channel_stats(next, sh.n, stride, sh.s, [&](size_t b, size_t i, size_t lanes) {
+          if (after && lanes == kLanes) prefetch_next(after + b * stride + i);
+        });
+      }
     }
   }, streaming);
   if (streaming) stream_fence();

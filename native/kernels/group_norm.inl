@@ -1,10 +1,11 @@
 // GroupNorm forward and backward (InstanceNorm is groups == channels), S = the product of the spatial dims.
 // Included inside an ISA namespace (see isa/implementation.inl): Vf, load, add, ... come from simd/<isa>.h,
-// moments(), split(), with_flags() and prefetch_next() from rows.inl.
+// moments(), split(), with_flags(), prefetch_next() and prefetch_block_early() from rows.inl.
 //
 // NCHW: a (n, group) block is (C/G)·S contiguous floats, so it is a LayerNorm row: moments() over the block,
 // then each channel's S-long run gets one per-channel affine map (weight·rstd and the bias folded in), with the
-// next block prefetched meanwhile. Backward: per-channel sums over each run, combined per group, then dx.
+// next block prefetched meanwhile (streamed on AVX-512, from the statistics on: prefetch_block_early()).
+// Backward: per-channel sums over each run, combined per group, then dx.
 // Channels of only a few positions ([N, C] input) go the same way with the block swept as one row against
 // per-position coefficients (group_norm_forward_short_runs(); its forward takes the statistics of a vector's
 // lanes of blocks at a time, as LayerNorm's short rows; blocks of one or two floats have a scalar loop).
@@ -17,12 +18,13 @@
 void group_norm_forward_nchw(const GroupNormForward& a, size_t S) {
   const size_t cg = a.channels / a.groups, len = cg * S, blocks = a.batch * a.groups;
   const StreamPlan plan = streaming_plan(a.y, blocks * cg, S, 2);  // each channel's run is a "row"
+  const bool early = prefetch_block_early(plan.streaming, len * sizeof(float), len * sizeof(float));
   with_flags([&](auto stream_y) {
     for (size_t k = 0; k < blocks; ++k) {
       const float* x = a.x + k * len;
       const float* next = k + 1 < blocks ? x + len : x;
       float* y = a.y + k * len;
-      const Moments m = moments(x, len);
+      const Moments m = moments(x, len, early ? next : nullptr);
       const float rstd = float(1.0 / std::sqrt(m.var + double(a.eps)));
       if (a.mean) a.mean[k] = float(m.mean);
       if (a.rstd) a.rstd[k] = rstd;
