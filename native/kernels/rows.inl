@@ -764,11 +764,11 @@ inline size_t stream_phases(size_t n) {
 // and only while all phases' records fit in kMaxPhaseRecordBytes: past it (LayerNorm rows of an odd number
 // of floats, more than 21845 of them) dx is stored plainly.
 //
-// With dx streamed and the op's bytes past the last-level cache (x and dy come from memory on every call),
-// AVX-512's sweep asks twice for each line of the next block's x and dy, as affine_run() does: in Node,
-// RMSNorm backward 4096x768 1.17x, 1024x4096 1.13x, 8192x1024 1.04x (LayerNorm 0.97x, 1.16x, 1.05x), but
-// with the op's bytes within the cache (x and dy partly there) 0.93-1.00x: 2048x768, 2560x768, 3072x768
-// (28 MiB), 512x4096.
+// With dx streamed and the op's bytes (x, dy, dx) at least the last-level cache of the machines we measure on
+// (32 MiB: x and dy then come from memory on every call), AVX-512's sweep asks twice for each line of the next
+// block's x and dy, as affine_run() does: in Node, RMSNorm backward 4096x768 1.18-1.27x, 1024x4096
+// 1.12-1.15x, 8192x1024 1.03-1.04x, LayerNorm 1.01-1.07x, 1.22-1.25x, 1.08-1.12x; below that size, with x
+// and dy partly in cache, it measured 0.93-1.00x (2048x768, 2560x768, 3072x768 = 28 MiB, 512x4096).
 constexpr size_t kMaxPhaseRecordBytes = size_t(4) << 20;
 constexpr size_t kPrefetchTwiceMinBytes = size_t(32) << 20;
 template <size_t Slots>
