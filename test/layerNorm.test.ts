@@ -252,10 +252,11 @@ for (const t of targets()) {
     // > 16 MiB touched: outputs use streaming stores. 768-float rows go in pairs (an odd last row with
     // itself), and their backward touches 32 MiB, where its sweep asks twice for each line it prefetches
     // (AVX-512: kPrefetchTwiceMinBytes); 1024-float rows fit in L1; 4096-float rows do not, and the
-    // backward's second sweep then runs last column first; 1000-, 1004- and 1001-float rows are not all aligned alike (2, 4 and 16 phases
-    // on AVX-512), so the forward goes row by row, each row peeling its own head, and the backward takes
-    // blocks of rows of one phase, rows left over after the last span of blocks one by one; odd rows of
-    // 21847 floats are past the backward's budget for per-phase records on AVX-512 and not streamed there.
+    // backward's second sweep then runs last column first; 1000-, 1004- and 1001-float rows are not all
+    // aligned alike (2, 4 and 16 phases on AVX-512), so the forward goes row by row, each row peeling its own
+    // head, and the backward takes blocks of rows of one phase, rows left over after the last span of blocks
+    // one by one; odd rows of 21847 floats are past the backward's budget for per-phase records on AVX-512
+    // and not streamed there.
     it.each([[3641, 768], [2100, 1024], [525, 4096], [2200, 1000], [1403, 1004], [1500, 1001], [70, 21847]])('large tensors (the streaming-store path, with a misaligned output) agree with the reference: %ix%i', (rows, cols) => {
       t.use();
       const r = rng(7);
