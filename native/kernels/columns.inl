@@ -297,12 +297,10 @@ inline bool narrow_rows(size_t C, size_t w) { return w == C && C % kLanes == 0 &
 // kCentred, the folded y[r, j] = x[r, j] * a[j] + b[j] (hi unused; one load per vector fewer).
 // (Going over the rows last to first, to start with the rows the statistics pass left in cache, measured
 // slower: the hardware prefetcher follows ascending streams better.)
-// The flat run serves streamed outputs, and outputs of an x that is in L2 (kXInL2: GroupNorm's samples, just
-// read by their statistics), where the stores set the pace: 1.05-1.25x faster there, measured in Node at
-// [8,28,28,256]. When x comes from L3 (BatchNorm) or the call is short, row by row measured as fast or faster.
-template <bool Stream, bool kXInL2, bool kCentred>
+// flat: as one flat run (flat_rows(); the caller decides, see affine_rows()), else row by row.
+template <bool Stream, bool kCentred>
 inline void affine_rows_as(const float* x, float* y, size_t rows, size_t C, size_t j0, size_t w, const float* hi,
-                           const float* a, const float* b) {
+                           const float* a, const float* b, bool flat) {
   constexpr size_t K = kCentred ? 3 : 2;  // coefficient arrays: hi, a, b or a, b
   const float* cols[K];
   for (size_t k = 0; k < K; ++k) cols[k] = k == K - 1 ? b : k == K - 2 ? a : hi;  // the last K of hi, a, b
@@ -330,7 +328,7 @@ inline void affine_rows_as(const float* x, float* y, size_t rows, size_t C, size
     if constexpr (kCentred) return (v - hi[j]) * a[j] + b[j];
     return v * a[j] + b[j];
   };
-  if ((Stream || kXInL2) && flat_rows(y, C, w)) {
+  if (flat) {
     const size_t first = flat_start(y);
     const RotatedColumns<K> rc(cols, C, first);
     flat_sweep(rows * C, C, first, [&](size_t f, size_t q) {
@@ -390,14 +388,27 @@ inline void affine_rows_as(const float* x, float* y, size_t rows, size_t C, size
     for (; j < w; ++j) yr[j] = one(xr[j], j);
   }
 }
-// The channels-last normalise: affine_narrow_rows() for rows of at most four vectors, else affine_rows_as().
+// The channels-last normalise. Whole rows whose bytes keep the vector alignment go as one flat run (no load or
+// store straddles two lines): measured in Node against row by row, AVX-512, 2026-11-29, BatchNorm inference
+// [128,512] 1.48-1.56x, [256,512] 1.07-1.17x, [6272,256] 1.49-1.56x, [8192,128] 1.14-1.17x, [2048,256] 1.08-1.14x,
+// training [6272,256] 1.22-1.34x, GroupNorm forward [2,56,56,256] 1.37-1.47x; level at [512,1024], [2048,128].
+// AVX2 1.04-1.23x at the same shapes. (Earlier measurements had kept row by row where x comes from L3.) Not
+// streamed, two exceptions: rows of at most four vectors (C <= 64 floats on AVX-512) take affine_narrow_rows(),
+// coefficients in registers, which measured faster than the flat run at [16384,64] (BatchNorm inference
+// 1.03-1.14x), unless x was just read into L2 (kXInL2: a GroupNorm sample after its statistics), where the
+// flat run had measured 1.05-1.25x; and vectors of at most 16 bytes (NEON, scalar) go row by row, unless
+// kXInL2: a JS tensor starts 16 bytes past a cache line, so they straddle none, and the flat run's rotated
+// coefficients cost the scalar build 1.7-2.7x.
 // b_folded, when given, holds b - hi * a (see fold_columns() in batch_norm.inl): the sweep then takes the
 // folded y = x * a + b_folded where that measured faster, everywhere but row by row from L3 (in Node, 0.91-0.94x
 // at [6272,256], against 1.04-1.17x elsewhere).
 template <bool Stream, bool kXInL2 = false>
 inline void affine_rows(const float* x, float* y, size_t rows, size_t C, size_t j0, size_t w, const float* hi,
                         const float* a, const float* b, const float* b_folded = nullptr) {
-  const bool flat = (Stream || kXInL2) && flat_rows(y, C, w), narrow = !Stream && !flat && narrow_rows(C, w);
+  const bool whole = flat_rows(y, C, w);
+  constexpr bool kWide = kLanes * sizeof(float) > 16;
+  const bool narrow = !Stream && !(kXInL2 && whole) && narrow_rows(C, w);
+  const bool flat = whole && !narrow && (Stream || kXInL2 || kWide);
   const bool fold = b_folded && (flat || narrow || rows * C * sizeof(float) <= kPairedRowsMaxBytes);
   if (narrow) {
     const float* centred[] = {hi, a, b};
@@ -407,9 +418,9 @@ inline void affine_rows(const float* x, float* y, size_t rows, size_t C, size_t 
     else
       affine_narrow_rows<true>(x, y, rows, C, centred);
   } else if (fold) {
-    affine_rows_as<Stream, kXInL2, false>(x, y, rows, C, j0, w, nullptr, a, b_folded);
+    affine_rows_as<Stream, false>(x, y, rows, C, j0, w, nullptr, a, b_folded, flat);
   } else {
-    affine_rows_as<Stream, kXInL2, true>(x, y, rows, C, j0, w, hi, a, b);
+    affine_rows_as<Stream, true>(x, y, rows, C, j0, w, hi, a, b, flat);
   }
 }
 
