@@ -404,15 +404,15 @@ inline void affine_rows_as(const float* x, float* y, size_t rows, size_t C, size
 }
 // The channels-last normalise. Whole rows whose bytes keep the vector alignment go as one flat run (no load or
 // store straddles two lines): measured in Node against row by row, AVX-512, 2026-11-29, BatchNorm inference
-// [128,512] 1.48-1.56x, [256,512] 1.07-1.17x, [6272,256] 1.49-1.56x, [8192,128] 1.14-1.17x, [2048,256] 1.08-1.14x,
-// training [6272,256] 1.22-1.34x, GroupNorm forward [2,56,56,256] 1.37-1.47x; level at [512,1024], [2048,128].
-// AVX2 1.04-1.23x at the same shapes. (Earlier measurements had kept row by row where x comes from L3.) Not
-// streamed, two exceptions: rows of at most four vectors (C <= 64 floats on AVX-512) take affine_narrow_rows(),
-// coefficients in registers, which measured faster than the flat run at [16384,64] (BatchNorm inference
-// 1.03-1.14x), unless x was just read into L2 (kXInL2: a GroupNorm sample after its statistics), where the
-// flat run had measured 1.05-1.25x; and vectors of at most 16 bytes (NEON, scalar) go row by row, unless
-// kXInL2: a JS tensor starts 16 bytes past a cache line, so they straddle none, and the flat run's rotated
-// coefficients cost the scalar build 1.7-2.7x.
+// [128,512] 1.09-1.56x, [256,512] 1.04-1.17x, [6272,256] 1.21-1.56x, [8192,128] 1.14-1.24x, [2048,256] 1.07-1.18x,
+// training [6272,256] 1.22-1.34x, GroupNorm forward [2,56,56,256] 1.37-1.47x; level at [512,1024], [2048,128];
+// AVX2 inference 1.05-1.23x at the same shapes, training [6272,256] 1.10x. (Earlier measurements had kept row
+// by row where x comes from L3.) Not streamed, two exceptions: rows of at most four vectors (C <= 64 floats on
+// AVX-512) take affine_narrow_rows(), coefficients in registers, which measured faster than the flat run at
+// [16384,64] (BatchNorm inference 1.03-1.14x), unless x was just read into L2 (kXInL2: a GroupNorm sample after
+// its statistics), where the flat run had measured 1.05-1.25x; and vectors of at most 16 bytes (NEON, scalar)
+// go row by row, unless kXInL2: a JS tensor starts 16 bytes past a cache line, so they straddle none, and the
+// flat run's rotated coefficients cost the scalar build 1.7-2.7x.
 // b_folded, when given, holds b - hi * a (see fold_columns() in batch_norm.inl): the sweep then takes the
 // folded y = x * a + b_folded where that measured faster, everywhere but row by row from L3 (in Node, 0.91-0.94x
 // at [6272,256], against 1.04-1.17x elsewhere).
