@@ -88,7 +88,7 @@ inline void column_tile(size_t r0, size_t r1, size_t C, size_t j0, size_t j, siz
 }
 
 // Tiles of eight vectors (128 columns, 512 contiguous bytes of each row) where the registers hold their sums and
-// shifts (24); else four. On AVX-512, against tiles of four, measured in C++ (x placed as a JS tensor), both
+// shifts (24); else four. On AVX-512 (a Zen 5 VM), against tiles of four, in C++ (x placed as a JS tensor), both
 // orders: batchNormStats [6272,256] 1.07-1.12x, [2048,1024] 1.14-1.16x, [256,512] 1.05-1.08x; BatchNorm
 // backward [256,512] 1.05-1.08x, [6272,256] 0.99-1.05x; the whole training forward at [6272,256] level. In
 // Node, batchNormStats 1.02-1.10x at [6272,256] and [2048,1024], within the noise elsewhere and in the other
@@ -358,7 +358,8 @@ inline void affine_rows_as(const float* x, float* y, size_t rows, size_t C, size
   // row by row: 1.05-1.16x at [64..4096, 64..1024] up to 2 MiB (BatchNorm inference [256,512] 1.09-1.1x,
   // training 1.05x); from 4 MiB, where x streams from L3, 0.88-0.93x. Two rows' vectors for two columns are
   // computed before any is stored (4K aliasing, see for_vector_quads(); through for_vector_quads() the
-  // one-row loop measured 0.86-0.89x).
+  // one-row loop measured 0.86-0.89x). (Measured before whole rows took the flat run on AVX-512/AVX2: row by
+  // row now serves rows that cannot, w < C or C not a multiple of the vector, and the NEON/scalar builds.)
   size_t r = 0;
   const size_t pair_rows = rows * C * sizeof(float) <= kPairedRowsMaxBytes ? rows : 0;
   for (; r + 2 <= pair_rows; r += 2) {
@@ -403,7 +404,7 @@ inline void affine_rows_as(const float* x, float* y, size_t rows, size_t C, size
   }
 }
 // The channels-last normalise. Whole rows whose bytes keep the vector alignment go as one flat run (no load or
-// store straddles two lines): measured in Node against row by row, AVX-512, 2026-11-29, BatchNorm inference
+// store straddles two lines): measured in Node against row by row, AVX-512, Zen 5 VM, BatchNorm inference
 // [128,512] 1.09-1.56x, [256,512] 1.04-1.17x, [6272,256] 1.21-1.56x, [8192,128] 1.14-1.24x, [2048,256] 1.07-1.18x,
 // training [6272,256] 1.22-1.34x, GroupNorm forward [2,56,56,256] 1.37-1.47x; level at [512,1024], [2048,128];
 // AVX2 inference 1.05-1.23x at the same shapes, training [6272,256] 1.10x. (Earlier measurements had kept row
