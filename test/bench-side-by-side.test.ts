@@ -47,6 +47,13 @@ describe('side-by-side table (bench/pytorch/side-by-side.mjs)', () => {
     expect(() => tabulate([normkitRun(3000)], [])).toThrow(RangeError);
   });
 
+  it('marks a PyTorch time that compare.py took through autograd (aten\'s direct kernel was wrong there)', () => {
+    const viaAutograd = (us: number) => ({ results: [{ ...pytorchRun(us).results[0], via: 'autograd' }] });
+    const { rows } = tabulate([normkitRun(3000), normkitRun(3000)], [pytorchRun(9000), viaAutograd(8000)]);
+    expect(rows[0]).toContain('| 8.00 ms (autograd) | 2.7× |');
+    expect(tabulate([normkitRun(3000)], [pytorchRun(9000)]).rows[0]).not.toContain('autograd');
+  });
+
   it('formats times as the README does', () => {
     expect([formatUs(0.5), formatUs(13.4), formatUs(2500)]).toEqual(['0.50 µs', '13 µs', '2.50 ms']);
   });

@@ -40,8 +40,9 @@ export const formatUs = (us) => (us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : u
 
 /**
  * Rows of the README table from paired runs (normkit[i] beside pytorch[i]): medians over the runs, PyTorch's
- * fastest run (it is bimodal on some ops) and its ratio to normkit's median AVX-512 time; and per row the
- * ranges behind them, with the PyTorch ÷ normkit ratio of each pair.
+ * fastest run (it is bimodal on some ops; marked "(autograd)" where compare.py had to time autograd) and its
+ * ratio to normkit's median AVX-512 time; and per row the ranges behind them, with the PyTorch ÷ normkit ratio
+ * of each pair.
  */
 export function tabulate(normkitRuns, pytorchRuns) {
   if (normkitRuns.length !== pytorchRuns.length) throw new RangeError('tabulate: one PyTorch run for each normkit run');
@@ -62,14 +63,17 @@ export function tabulate(normkitRuns, pytorchRuns) {
     if (avx512.includes(undefined) || avx2.includes(undefined) || ts.includes(undefined)) continue;
     const t = avx512.map((r) => r.prealloc.medianNs / 1000);
     const torchOp = TORCH_OP[op] ?? op, tshape = torchShape(op, shape);
-    const torch = pytorchRuns.map((p) => p.results.find((r) => r.op === torchOp && r.shape === tshape)?.us);
+    const torchRecords = pytorchRuns.map((p) => p.results.find((r) => r.op === torchOp && r.shape === tshape));
+    const torch = torchRecords.map((r) => r?.us);
+    // compare.py timed autograd where aten's direct backward kernel gave wrong gradients (see there).
+    const viaAutograd = torchRecords.some((r) => r?.via === 'autograd') ? ' (autograd)' : '';
     const haveTorch = torch.every((us) => typeof us === 'number');
     const fastest = haveTorch ? Math.min(...torch) : null;
     const pct = (rs) => `${(100 * median(rs.map((r) => r.fractionOfMemcpy))).toFixed(0)}%`;
     rows.push(
       `| ${op} | ${shape} | ${formatUs(median(perRun.map((c) => c.memcpy.medianNs / 1000)))} | ${formatUs(median(t))} ` +
         `| ${pct(avx512)} | ${pct(avx2)} | ${formatUs(median(avx512.map((r) => r.alloc.medianNs / 1000)))} ` +
-        `| ${formatUs(median(ts.map((r) => r.prealloc.medianNs / 1000)))} | ${haveTorch ? formatUs(fastest) : '–'} ` +
+        `| ${formatUs(median(ts.map((r) => r.prealloc.medianNs / 1000)))} | ${haveTorch ? formatUs(fastest) + viaAutograd : '–'} ` +
         `| ${haveTorch ? `${(fastest / median(t)).toFixed(1)}×` : '–'} |`,
     );
     const fractions = avx512.map((r) => 100 * r.fractionOfMemcpy);
