@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { maxAbs, nk, relError, rng, targets } from './helpers';
+import { refBatchStats } from './ref/batchNorm';
 
 type Layout = 'NCHW' | 'NHWC';
 
@@ -66,6 +67,29 @@ for (const t of targets()) {
         });
       }
     }
+
+    it('statistics and backward sums of long channels-first runs (the sweeps that prefetch the next run)', () => {
+      t.use();
+      // Runs of 130 and 1000 floats (520 B and 4 KB: past kPrefetchRunMinBytes); odd sizes, N = 1 and N > 1,
+      // so that the last run of a channel asks for the next channel's first and the last one for nothing.
+      for (const [N, C, S] of [[3, 5, 130], [1, 4, 1000], [2, 3, 1000]]) {
+        const r = rng(23 + S), n = N * C * S, x = r.normals(n, 3, 2), dy = r.normals(n);
+        const shape = [N, C, S], what = `${shape}`;
+        const ref = refBatchStats(x, N, C, S, 'NCHW');
+        const st = nk.batchNormStats(x, shape);
+        expect(relError(st.mean, ref.mean), what).toBeLessThan(1e-7);
+        expect(relError(st.m2, ref.variance.map((v) => v * N * S)), what).toBeLessThan(1e-7);
+        const invstd = Float32Array.from(ref.variance, (v) => 1 / Math.sqrt(v + 1e-5));
+        const red = nk.batchNormBackwardReduce(dy, x, shape, { mean: st.mean, invstd });
+        const sumDy = new Float64Array(C), sumDyXmu = new Float64Array(C);
+        for (let i = 0; i < N; i++) for (let c = 0; c < C; c++) for (let k = 0; k < S; k++) {
+          const j = (i * C + c) * S + k;
+          sumDy[c] += dy[j]; sumDyXmu[c] += dy[j] * (x[j] - ref.mean[c]);
+        }
+        expect(relError(red.sumDy!, sumDy, Math.sqrt(N * S)), what).toBeLessThan(1e-6);
+        expect(relError(red.sumDyXmu!, sumDyXmu, 2 * Math.sqrt(N * S)), what).toBeLessThan(1e-6);
+      }
+    });
 
     it('stacked statistics, Async variants and argument checks', async () => {
       t.use();

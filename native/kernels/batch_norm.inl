@@ -18,6 +18,23 @@
 
 inline double bn_count(const BatchNormShape& sh) { return double(sh.n) * double(sh.s); }
 
+// Channels-first read-only sweeps (batchNormStats, the backward's sums) ask for the run they read next while
+// they sum the current one, a line per vector step, into L1. Without it the sums ran at half the speed of a bare
+// read (Zen 5 VM, in C++: batchNormStats [32,64,56,56] 1.7-1.8x faster with it, [8,256,28,28] 1.2-1.3x,
+// batchNormBackwardReduce 1.3-1.4x, the training backward 1.04-1.13x). Not for runs under 512 bytes (7x7 maps,
+// 0.72-0.87x, from L2 anyway) nor on the narrow ISAs (a prefetch per float or per four floats).
+constexpr size_t kPrefetchRunMinBytes = 512;
+
+inline bool prefetch_runs(const BatchNormShape& sh) {
+  return kLanes >= 8 && sh.s * sizeof(float) >= kPrefetchRunMinBytes;
+}
+// The run after block b of channel ch in a channels-first tensor t: the channel's next block, or the next
+// channel's first (null after the last).
+inline const float* next_run(const float* t, const BatchNormShape& sh, size_t ch, size_t b) {
+  if (b + 1 < sh.n) return t + ((b + 1) * sh.c + ch) * sh.s;
+  return ch + 1 < sh.c ? t + (ch + 1) * sh.s : nullptr;
+}
+
 // Channels-first: the statistics of channel ch, whose blocks start at first + b * stride. The first pass calls
 // along(b, i, lanes) at each of its steps (see add_shifted_sums()): the training forward normalises the
 // previous channel there, and only there (a second pass, when the first one's shift was too far off, or
@@ -254,16 +271,21 @@ inline void grad_sums(const BatchNormShape& sh, const float* dy, const float* x,
     return;
   }
   const size_t stride = sh.c * sh.s;
-  for (size_t j = 0; j < w; ++j) {
-    const SplitFloat m = split(mean[j0 + j]);
-    double s = 0, q = 0;
-    for (size_t i = 0; i < sh.n; ++i) {
-      const size_t off = i * stride + (j0 + j) * sh.s;
-      add_grad_sums<kCentred>(dy + off, x + off, sh.s, m.hi, s, q);
+  with_flags([&](auto prefetch) {
+    for (size_t j = 0; j < w; ++j) {
+      const SplitFloat m = split(mean[j0 + j]);
+      double s = 0, q = 0;
+      for (size_t i = 0; i < sh.n; ++i) {
+        const size_t off = i * stride + (j0 + j) * sh.s;
+        const float *next_dy = next_run(dy, sh, j0 + j, i), *next_x = next_run(x, sh, j0 + j, i);
+        add_grad_sums<kCentred>(dy + off, x + off, sh.s, m.hi, s, q, [&](size_t k, size_t lanes) {
+          if (prefetch.value && next_dy && lanes == kLanes) prefetch_l1(next_dy + k), prefetch_l1(next_x + k);
+        });
+      }
+      sdy[j] = s;
+      sdx[j] = q - (kCentred ? double(m.lo) : mean[j0 + j]) * s;
     }
-    sdy[j] = s;
-    sdx[j] = q - (kCentred ? double(m.lo) : mean[j0 + j]) * s;
-  }
+  }, prefetch_runs(sh));
 }
 
 // dx = dy * k - ((x - hi) * k2 + k1): the whole input gradient of one channel. In inference k2 = k1 = 0 and
@@ -394,11 +416,17 @@ void batch_norm_stats(const BatchNormStats& a) {
     }
     return;
   }
-  for (size_t ch = 0; ch < sh.c; ++ch) {
-    const ChannelStats st = channel_stats(a.x + ch * sh.s, sh.n, sh.c * sh.s, sh.s);
-    a.mean[ch] = st.mean;
-    a.m2[ch] = st.m2;
-  }
+  with_flags([&](auto prefetch) {
+    for (size_t ch = 0; ch < sh.c; ++ch) {
+      auto along = [&](size_t b, size_t i, size_t lanes) {
+        const float* next = prefetch.value ? next_run(a.x, sh, ch, b) : nullptr;
+        if (next && lanes == kLanes) prefetch_l1(next + i);
+      };
+      const ChannelStats st = channel_stats(a.x + ch * sh.s, sh.n, sh.c * sh.s, sh.s, along);
+      a.mean[ch] = st.mean;
+      a.m2[ch] = st.m2;
+    }
+  }, prefetch_runs(sh));
 }
 
 void batch_norm_elemt(const BatchNormElemt& a) {

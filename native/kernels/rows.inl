@@ -33,6 +33,17 @@ inline Moments moments_f64(const float* x, size_t n) {
 // is never idle between rows. One call per vector step covers a row line by line.
 inline void prefetch_next(const float* p) { __builtin_prefetch(p, 0, 2); }  // 2: into L2, not L1
 
+// Into L1: the next run of a read-only sweep whose runs fit L1 (channels-first BatchNorm sums). The empty asm
+// (no instruction) keeps the prefetch: GCC 12 drops prefetches made in the lambdas the sweeps take when its
+// mod/ref analysis finds the lambda without effect (a small test loses them at -O2 unless -fno-ipa-modref;
+// this one it dropped at -O3). prefetch_next() goes without: where GCC dropped it (LayerNorm's forward over
+// rows past 64 KB, parts of the LayerNorm/RMSNorm backward), keeping it measured level, and the asm cost an
+// instruction per prefetch in every sweep (see docs/performance.md).
+inline void prefetch_l1(const float* p) {
+  __builtin_prefetch(p, 0, 3);
+  asm volatile("" : : "r"(p));
+}
+
 // A sweep's vector steps prefetch the next run a line each, but steps that start past the run's first element
 // (where the output is aligned) and stop short of its last leave the lines at its two ends to a demand miss
 // from memory when the run is read: this takes them too. Measured in C++ on the LayerNorm backward at
@@ -874,8 +885,9 @@ inline double mean_residual(const float* x, size_t n, float mean, float rstd) {
 
 // Adds sum(dy) and sum(dy * (x - hi)) over one contiguous run to sdy and sdx. Without kCentred it adds
 // sum(dy * x) instead, and the caller subtracts hi * sdy (see uncentred_ok()).
-template <bool kCentred = true>
-inline void add_grad_sums(const float* dy, const float* x, size_t len, float hi, double& sdy, double& sdx) {
+template <bool kCentred = true, typename Along = NothingAlong>
+inline void add_grad_sums(const float* dy, const float* x, size_t len, float hi, double& sdy, double& sdx,
+                          Along along = {}) {
   const Vf h = set1(hi);
   auto xs = [&](size_t i) { return kCentred ? sub(load(x + i), h) : load(x + i); };
   size_t i = 0;
@@ -883,6 +895,8 @@ inline void add_grad_sums(const float* dy, const float* x, size_t len, float hi,
     Vf s0 = zero(), s1 = zero(), q0 = zero(), q1 = zero();
     const size_t end = len - i > 2 * kLanes * kFlushSteps ? i + 2 * kLanes * kFlushSteps : len;
     for (; i + 2 * kLanes <= end; i += 2 * kLanes) {
+      along(i, kLanes);
+      along(i + kLanes, kLanes);
       const Vf d0 = load(dy + i), d1 = load(dy + i + kLanes);
       s0 = add(s0, d0);
       s1 = add(s1, d1);
@@ -890,6 +904,7 @@ inline void add_grad_sums(const float* dy, const float* x, size_t len, float hi,
       q1 = muladd(d1, xs(i + kLanes), q1);
     }
     for (; i + kLanes <= end; i += kLanes) {
+      along(i, kLanes);
       const Vf d0 = load(dy + i);
       s0 = add(s0, d0);
       q0 = muladd(d0, xs(i), q0);
