@@ -19,10 +19,10 @@
 inline double bn_count(const BatchNormShape& sh) { return double(sh.n) * double(sh.s); }
 
 // Channels-first read-only sweeps (batchNormStats, the backward's sums) ask for the run they read next while
-// they sum the current one, a line per vector step, into L1. Without it the sums ran at half the speed of a bare
-// read (Zen 5 VM, in C++: batchNormStats [32,64,56,56] 1.7-1.8x faster with it, [8,256,28,28] 1.2-1.3x,
-// batchNormBackwardReduce 1.3-1.4x, the training backward 1.04-1.13x). Not for runs under 512 bytes (7x7 maps,
-// 0.72-0.87x, from L2 anyway) nor on the narrow ISAs (a prefetch per float or per four floats).
+// they sum the current one, a line per vector step, into L1: without it the sums ran at half the speed of a bare
+// read on a Zen 5 VM. In Node there, both orders: batchNormStats [32,64,56,56] 1.9-2.1x, [8,256,28,28] 1.4x;
+// batchNormBackwardReduce 1.3-1.4x, 14x14 maps 1.1-1.2x; the training backward 1.05-1.12x. Not for runs under
+// 512 bytes (7x7 maps: 0.72-0.87x in C++) nor on the narrow ISAs (a prefetch per float or per four floats).
 constexpr size_t kPrefetchRunMinBytes = 512;
 
 inline bool prefetch_runs(const BatchNormShape& sh) {

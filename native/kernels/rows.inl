@@ -37,8 +37,8 @@ inline void prefetch_next(const float* p) { __builtin_prefetch(p, 0, 2); }  // 2
 // (no instruction) keeps the prefetch: GCC 12 drops prefetches made in the lambdas the sweeps take when its
 // mod/ref analysis finds the lambda without effect (a small test loses them at -O2 unless -fno-ipa-modref;
 // this one it dropped at -O3). prefetch_next() goes without: where GCC dropped it (LayerNorm's forward over
-// rows past 64 KB, parts of the LayerNorm/RMSNorm backward), keeping it measured level, and the asm cost an
-// instruction per prefetch in every sweep (see docs/performance.md).
+// rows past 64 KB, parts of the LayerNorm/RMSNorm backward), keeping it measured level, and elsewhere the asm
+// cost an address instruction per prefetch (BatchNorm training 0.90-0.97x in Node; docs/performance.md).
 inline void prefetch_l1(const float* p) {
   __builtin_prefetch(p, 0, 3);
   asm volatile("" : : "r"(p));
@@ -884,7 +884,8 @@ inline double mean_residual(const float* x, size_t n, float mean, float rstd) {
 }
 
 // Adds sum(dy) and sum(dy * (x - hi)) over one contiguous run to sdy and sdx. Without kCentred it adds
-// sum(dy * x) instead, and the caller subtracts hi * sdy (see uncentred_ok()).
+// sum(dy * x) instead, and the caller subtracts hi * sdy (see uncentred_ok()). along(i, kLanes) is called at each
+// vector step, as in add_shifted_sums() (the BatchNorm sums prefetch the next run there).
 template <bool kCentred = true, typename Along = NothingAlong>
 inline void add_grad_sums(const float* dy, const float* x, size_t len, float hi, double& sdy, double& sdx,
                           Along along = {}) {
