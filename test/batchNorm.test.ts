@@ -335,7 +335,7 @@ for (const t of targets()) {
 
     // Channels-first inference streams runs of at least 1 KiB only: 7x7 maps (196-byte runs) at 4x10752 go
     // with plain stores, past the streaming threshold too. 8x32x10000: channels of 320 KB in 40 KB runs, whose
-    // streamed training asks for the channel after next during the statistics (AVX-512: prefetch_block_early()).
+    // streamed training's statistics sweep asks for its next run into L1 (AVX-512).
     it.each([[2, 16, 140000], [4, 10752, 49], [8, 32, 10000]])('large tensors (streaming-store path) agree with the reference: %ix%ix%i', (N, C, S) => {
       t.use();
       const r = rng(10); // 17.9, 16.9 and 10.2 MB of output

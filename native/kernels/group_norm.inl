@@ -18,7 +18,7 @@
 void group_norm_forward_nchw(const GroupNormForward& a, size_t S) {
   const size_t cg = a.channels / a.groups, len = cg * S, blocks = a.batch * a.groups;
   const StreamPlan plan = streaming_plan(a.y, blocks * cg, S, 2);  // each channel's run is a "row"
-  const bool early = prefetch_block_early(plan.streaming, len * sizeof(float), len * sizeof(float));
+  const bool early = prefetch_block_early(plan.streaming, len * sizeof(float));
   with_flags([&](auto stream_y) {
     for (size_t k = 0; k < blocks; ++k) {
       const float* x = a.x + k * len;

@@ -431,19 +431,19 @@ inline bool use_streaming_stores(size_t bytes) { return bytes >= kStreamMinBytes
 // wins. GroupNorm's short-channel blocks: [32768,512] with 32 groups (64-byte blocks) 1.8x slower streamed.
 constexpr size_t kMinStreamedRunBytes = 1024;
 
-// The channel-wise ops (a GroupNorm block, a BatchNorm channel) read each block twice, its statistics then its
-// normalising sweep, and prefetch the next block during the sweep. On AVX-512, when the tensor streams from
-// memory, the next block is asked for from the statistics sweep on, so that memory is busy through both sweeps
-// (the sweep asks again, from L2 by then): in Node, GroupNorm forward [32,64,56,56] with 32 groups (25 KB
-// blocks) 1.27-1.44x, [16,64,112,112] 1.18-1.23x, [2,64,256,256] 1.16x; channels-first BatchNorm training
-// [32,64,56,56] (401 KB channels of 12.5 KB runs) 1.11-1.27x. Not for blocks too large to sit in L2 beside
-// the one being read (GroupNorm 1 MiB blocks 0.95x), nor for runs shorter than kMinStreamedRunBytes (BatchNorm
-// [128,512,7,7], 196-byte runs 100 KB apart: 0.87-0.91x), nor on AVX2, whose half-line steps already ask
-// twice for each line of the next block: there it measured level (GroupNorm and BatchNorm at [32,64,56,56]
-// 0.90-1.10x, within the A/B's own spread).
+// GroupNorm's channels-first blocks are read twice, their statistics then their normalising sweep, and the
+// next block is prefetched during the sweep. On AVX-512, when the tensor streams from memory, the next block is
+// asked for from the statistics sweep on, so that memory is busy through both sweeps (the sweep asks again,
+// from L2 by then): in Node, GroupNorm forward [32,64,56,56] with 32 groups (25 KB blocks) 1.27-1.44x,
+// [16,64,112,112] 1.18-1.23x, [2,64,256,256] 1.16x (on a Zen 5 VM without it: 0.83-0.95x in C++). Not for
+// blocks too large to sit in L2 beside the one being read (1 MiB blocks 0.95x), nor for blocks shorter than
+// kMinStreamedRunBytes, nor on AVX2, whose half-line steps already ask twice for each line of the next block:
+// there it measured level (0.90-1.10x, within the A/B's own spread). BatchNorm's channels-first training did
+// the same (1.11-1.27x on the machine of the time) until it measured faster without on a Zen 5 VM
+// (batch_norm_forward()).
 constexpr size_t kEarlyPrefetchMaxBlockBytes = size_t(512) << 10;
-inline bool prefetch_block_early(bool streamed, size_t block_bytes, size_t run_bytes) {
-  return kLanes >= 16 && streamed && block_bytes <= kEarlyPrefetchMaxBlockBytes && run_bytes >= kMinStreamedRunBytes;
+inline bool prefetch_block_early(bool streamed, size_t block_bytes) {
+  return kLanes >= 16 && streamed && block_bytes <= kEarlyPrefetchMaxBlockBytes && block_bytes >= kMinStreamedRunBytes;
 }
 
 // Compile-time switches for a kernel's optional parts (weight given? bias? streaming stores?), so that no
