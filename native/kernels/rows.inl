@@ -435,15 +435,15 @@ constexpr size_t kMinStreamedRunBytes = 1024;
 // next block is prefetched during the sweep. On AVX-512, when the tensor streams from memory, the next block is
 // asked for from the statistics sweep on, so that memory is busy through both sweeps (the sweep asks again,
 // from L2 by then): in Node, GroupNorm forward [32,64,56,56] with 32 groups (25 KB blocks) 1.27-1.44x,
-// [16,64,112,112] 1.18-1.23x, [2,64,256,256] 1.16x (on a Zen 5 VM without it: 0.83-0.95x in C++). Not for
-// blocks too large to sit in L2 beside the one being read (1 MiB blocks 0.95x), nor for blocks shorter than
-// kMinStreamedRunBytes, nor on AVX2, whose half-line steps already ask twice for each line of the next block:
-// there it measured level (0.90-1.10x, within the A/B's own spread). BatchNorm's channels-first training did
-// the same (1.11-1.27x on the machine of the time) until it measured faster without on a Zen 5 VM
+// [16,64,112,112] 1.18-1.23x, [2,64,256,256] 1.16x (on a Zen 5 VM, [32,64,56,56] without it: 0.83-0.95x in
+// C++). Not for blocks too large to sit in L2 beside the one being read (1 MiB blocks 0.95x), nor for blocks
+// shorter than kMinStreamedRunBytes, nor on AVX2, whose half-line steps already ask twice for each line of the
+// next block: there it measured level (0.90-1.10x, within the A/B's own spread). BatchNorm's channels-first
+// training did the same (1.11-1.27x on the machine of the time) until it measured faster without on a Zen 5 VM
 // (batch_norm_forward()).
 constexpr size_t kEarlyPrefetchMaxBlockBytes = size_t(512) << 10;
 inline bool prefetch_block_early(bool streamed, size_t block_bytes) {
-  return kLanes >= 16 && streamed && block_bytes <= kEarlyPrefetchMaxBlockBytes && block_bytes >= kMinStreamedRunBytes;
+  return kLanes >= 16 && streamed && block_bytes >= kMinStreamedRunBytes && block_bytes <= kEarlyPrefetchMaxBlockBytes;
 }
 
 // Compile-time switches for a kernel's optional parts (weight given? bias? streaming stores?), so that no
