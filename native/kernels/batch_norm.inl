@@ -198,7 +198,7 @@ void batch_norm_forward(const BatchNormForward& a) {
   // The statistics sweep asks for its next run (in L2 by then, see below) into L1, as batch_norm_stats() does
   // from memory, and asks memory for nothing: the next channel comes in during the normalising pass only.
   // On a Zen 5 VM, against asking for the channel after next during the statistics (prefetch_block_early(),
-  // which GroupNorm keeps): [32,64,56,56] 1.29-1.40x in Node, 1.23-1.48x in C++ (dropping that request alone:
+  // which GroupNorm keeps): [32,64,56,56] 1.29-1.41x in Node, 1.23-1.48x in C++ (dropping that request alone:
   // 1.10-1.17x); [8,256,28,28] and [32,128,28,28] level to 1.1x. Not for runs under 2048 bytes (14x14 maps,
   // 784 bytes: 0.94-0.95x), nor on AVX2 (a prefetch per half line: [8,256,28,28] 0.91-0.98x).
   const bool runs_to_l1 = kLanes >= 16 && sh.s * sizeof(float) >= 2048;
