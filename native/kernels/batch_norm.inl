@@ -33,6 +33,16 @@ inline const float* next_run(const float* t, const BatchNormShape& sh, size_t ch
   if (b + 1 < sh.n) return t + ((b + 1) * sh.c + ch) * sh.s;
   return ch + 1 < sh.c ? t + (ch + 1) * sh.s : nullptr;
 }
+// The prefetch a sweep over block b of channel ch makes at its step (i, lanes): the same offset of the next run.
+inline void prefetch_next_run(const float* t, const BatchNormShape& sh, size_t ch, size_t b, size_t i,
+                              size_t lanes) {
+  if (lanes != kLanes) return;
+  if (const float* next = next_run(t, sh, ch, b)) prefetch_l1(next + i);
+}
+
+// Channels-first training: runs shorter than this (7x7, 14x14 maps) take the fused sweep in batch_norm_forward()
+// when the tensor stays in cache; from this length on, its statistics sweep prefetches the next run.
+constexpr size_t kShortRunBytes = 2048;
 
 // Channels-first: the statistics of channel ch, whose blocks start at first + b * stride. The first pass calls
 // along(b, i, lanes) at each of its steps (see add_shifted_sums()): the training forward normalises the
@@ -199,9 +209,9 @@ void batch_norm_forward(const BatchNormForward& a) {
   // from memory, and asks memory for nothing: the next channel comes in during the normalising pass only.
   // On a Zen 5 VM, against asking for the channel after next during the statistics (prefetch_block_early(),
   // which GroupNorm keeps): [32,64,56,56] 1.29-1.41x in Node, 1.23-1.48x in C++ (dropping that request alone:
-  // 1.10-1.17x); [8,256,28,28] and [32,128,28,28] level to 1.1x. Not for runs under 2048 bytes (14x14 maps,
+  // 1.10-1.17x); [8,256,28,28] and [32,128,28,28] level to 1.1x. Not for runs under kShortRunBytes (14x14 maps,
   // 784 bytes: 0.94-0.95x), nor on AVX2 (a prefetch per half line: [8,256,28,28] 0.91-0.98x).
-  const bool runs_to_l1 = kLanes >= 16 && sh.s * sizeof(float) >= 2048;
+  const bool runs_to_l1 = kLanes >= 16 && sh.s * sizeof(float) >= kShortRunBytes;
   with_flags([&](auto stream_y) {
     ChannelStats st = channel_stats(a.x, sh.n, stride, sh.s);
     for (size_t ch = 0; ch < sh.c; ++ch) {
@@ -209,7 +219,7 @@ void batch_norm_forward(const BatchNormForward& a) {
       const double invstd = invstd_of(st.m2, count, a.eps);
       const Affine f = make_affine(st.mean, invstd, a.weight, a.bias, ch);
       const float* next = ch + 1 < sh.c ? a.x + (ch + 1) * sh.s : nullptr;
-      if (next && !streaming && sh.s * sizeof(float) < 2048) {
+      if (next && !streaming && sh.s * sizeof(float) < kShortRunBytes) {
         // Short blocks (7x7, 14x14 maps) of a tensor that stays in cache: this channel is normalised in the
         // sweep that sums the next one, which halves the per-block work and lets the next channel's loads
         // overlap this one's stores (measured in Node against the passes below: 1.1-1.3x at [32,512,7,7],
@@ -239,9 +249,7 @@ void batch_norm_forward(const BatchNormForward& a) {
       if (next)
         with_flags([&](auto to_l1) {
           st = channel_stats(next, sh.n, stride, sh.s, [&](size_t b, size_t i, size_t lanes) {
-            if constexpr (to_l1.value)
-              if (lanes == kLanes)
-                if (const float* r = next_run(a.x, sh, ch + 1, b)) prefetch_l1(r + i);
+            if constexpr (to_l1.value) prefetch_next_run(a.x, sh, ch + 1, b, i, lanes);
           });
         }, runs_to_l1);
     }
@@ -283,6 +291,7 @@ inline void grad_sums(const BatchNormShape& sh, const float* dy, const float* x,
       const SplitFloat m = split(mean[j0 + j]);
       double s = 0, q = 0;
       for (size_t i = 0; i < sh.n; ++i) {
+        // The next runs of dy and x, found once per run for the two prefetches each step makes.
         const size_t off = i * stride + (j0 + j) * sh.s;
         const float *next_dy = next_run(dy, sh, j0 + j, i), *next_x = next_run(x, sh, j0 + j, i);
         add_grad_sums<kCentred>(dy + off, x + off, sh.s, m.hi, s, q, [&](size_t k, size_t lanes) {
@@ -426,8 +435,7 @@ void batch_norm_stats(const BatchNormStats& a) {
   with_flags([&](auto prefetch) {
     for (size_t ch = 0; ch < sh.c; ++ch) {
       auto along = [&](size_t b, size_t i, size_t lanes) {
-        const float* next = prefetch.value ? next_run(a.x, sh, ch, b) : nullptr;
-        if (next && lanes == kLanes) prefetch_l1(next + i);
+        if constexpr (prefetch.value) prefetch_next_run(a.x, sh, ch, b, i, lanes);
       };
       const ChannelStats st = channel_stats(a.x + ch * sh.s, sh.n, sh.c * sh.s, sh.s, along);
       a.mean[ch] = st.mean;
